@@ -1,0 +1,175 @@
+"""One-shot matrix games: validated payoff tables of the canonical social dilemmas.
+
+A :class:`MatrixGame` holds one payoff tensor per player, indexed by the joint action in seat
+order: ``payoffs[i, a_0, a_1, ..., a_{N-1}]`` is what player ``i`` earns.  The iterated
+PettingZoo environment and the exact-value engine are both built from it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+__all__ = ["MatrixGame", "CANONICAL_GAMES", "symmetric_game"]
+
+
+@dataclass(frozen=True, eq=False)
+class MatrixGame:
+    """A normal-form game for N players with finite action sets.
+
+    :param name: short human name, e.g. ``"prisoner's dilemma"``.
+    :param payoffs: array of shape ``(N, n_0, ..., n_{N-1})``; ``payoffs[i][a]`` is player i's
+        reward for the joint action ``a`` (seat order).
+    :param action_names: per player, one name per action; defaults to ``"a0", "a1", ...``.
+    :param description: one line shown by :func:`lola_zoo.registered`.
+    """
+
+    name: str
+    payoffs: np.ndarray
+    action_names: tuple[tuple[str, ...], ...] = field(default=())
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        payoffs = np.array(self.payoffs, dtype=np.float64, copy=True)
+        if payoffs.ndim < 3:
+            raise ValueError(
+                f"MatrixGame {self.name!r}: payoffs must have shape (N, n_0, ..., n_(N-1)) with one "
+                f"table per player and N >= 2; got shape {payoffs.shape}"
+            )
+        n_players = payoffs.shape[0]
+        if payoffs.ndim != n_players + 1:
+            raise ValueError(
+                f"MatrixGame {self.name!r}: payoffs shape {payoffs.shape} holds {n_players} player "
+                f"tables but {payoffs.ndim - 1} action axes; expected one action axis per player"
+            )
+        if any(n < 1 for n in payoffs.shape[1:]):
+            raise ValueError(f"MatrixGame {self.name!r}: every player needs at least one action")
+        if not np.all(np.isfinite(payoffs)):
+            bad = np.argwhere(~np.isfinite(payoffs))[0]
+            raise ValueError(
+                f"MatrixGame {self.name!r}: payoffs must be finite; found {payoffs[tuple(bad)]} at "
+                f"index {tuple(int(b) for b in bad)}"
+            )
+        payoffs.setflags(write=False)
+        object.__setattr__(self, "payoffs", payoffs)
+        names = self.action_names or tuple(
+            tuple(f"a{k}" for k in range(n)) for n in payoffs.shape[1:]
+        )
+        names = tuple(tuple(str(a) for a in per_player) for per_player in names)
+        if len(names) == 1 and n_players > 1:  # one list of names shared by every seat
+            names = names * n_players
+        if len(names) != n_players or any(
+            len(per) != n for per, n in zip(names, payoffs.shape[1:])
+        ):
+            raise ValueError(
+                f"MatrixGame {self.name!r}: action_names {names} do not match the action counts "
+                f"{payoffs.shape[1:]}"
+            )
+        object.__setattr__(self, "action_names", names)
+
+    @property
+    def n_players(self) -> int:
+        """Number of players N."""
+        return int(self.payoffs.shape[0])
+
+    @property
+    def n_actions(self) -> tuple[int, ...]:
+        """Number of actions of each player, in seat order."""
+        return tuple(int(n) for n in self.payoffs.shape[1:])
+
+    @property
+    def n_joint(self) -> int:
+        """Number of joint actions, i.e. memory-1 states other than the start state."""
+        return int(np.prod(self.n_actions))
+
+    @property
+    def n_states(self) -> int:
+        """Number of memory-1 states: the start state plus one per joint action."""
+        return 1 + self.n_joint
+
+    def payoff(self, player: int, joint_action: Sequence[int]) -> float:
+        """Reward of ``player`` for one joint action (seat order)."""
+        return float(self.payoffs[(player, *joint_action)])
+
+    def perspective(self, player: int) -> tuple[int, ...]:
+        """Seat order as seen by ``player``: itself first, then the others in seat order."""
+        return (player, *(j for j in range(self.n_players) if j != player))
+
+    def state_labels(self, player: int = 0) -> list[str]:
+        """Names of the memory-1 states from ``player``'s perspective (own action first)."""
+        order = self.perspective(player)
+        dims = [self.n_actions[j] for j in order]
+        labels = ["start"]
+        for flat in range(self.n_joint):
+            idx = np.unravel_index(flat, dims)
+            labels.append("".join(self.action_names[j][k][0].upper() for j, k in zip(order, idx)))
+        return labels
+
+    def __repr__(self) -> str:
+        return f"MatrixGame({self.name!r}, n_actions={self.n_actions})"
+
+
+def symmetric_game(
+    row_payoffs: ArrayLike,
+    name: str,
+    action_names: Sequence[str] | None = None,
+    description: str = "",
+) -> MatrixGame:
+    """Two-player symmetric game from the row player's matrix: ``R1[a0, a1] = R0[a1, a0]``."""
+    row = np.asarray(row_payoffs, dtype=np.float64)
+    if row.ndim != 2 or row.shape[0] != row.shape[1]:
+        raise ValueError(
+            f"symmetric game {name!r}: the row player's matrix must be square (n, n); got shape "
+            f"{row.shape}"
+        )
+    names = (tuple(action_names),) * 2 if action_names is not None else ()
+    return MatrixGame(name, np.stack([row, row.T]), names, description)
+
+
+def _zero_sum(row_payoffs: ArrayLike, name: str, names: Sequence[Sequence[str]], description: str) -> MatrixGame:
+    row = np.asarray(row_payoffs, dtype=np.float64)
+    return MatrixGame(name, np.stack([row, -row]), tuple(tuple(n) for n in names), description)
+
+
+# Payoffs are written row player first: entry [a0, a1] is what player_0 gets.
+CANONICAL_GAMES: dict[str, MatrixGame] = {
+    "ipd": symmetric_game(
+        [[-1.0, -3.0], [0.0, -2.0]],
+        "prisoner's dilemma",
+        ("cooperate", "defect"),
+        "Iterated prisoner's dilemma, the LOLA paper's payoffs (CC -1, CD -3, DC 0, DD -2).",
+    ),
+    "imp": _zero_sum(
+        [[1.0, -1.0], [-1.0, 1.0]],
+        "matching pennies",
+        (("heads", "tails"), ("heads", "tails")),
+        "Iterated matching pennies: player_0 wins +1 on a match, player_1 on a mismatch (zero-sum).",
+    ),
+    "stag-hunt": symmetric_game(
+        [[4.0, 0.0], [3.0, 3.0]],
+        "stag hunt",
+        ("stag", "hare"),
+        "Iterated stag hunt: hunting stag together pays 4, a lone stag hunter gets 0, hare pays 3.",
+    ),
+    "chicken": symmetric_game(
+        [[0.0, -1.0], [1.0, -10.0]],
+        "chicken",
+        ("swerve", "straight"),
+        "Iterated chicken (hawk-dove): going straight wins 1 against a swerver, a crash costs 10.",
+    ),
+    "battle-of-the-sexes": MatrixGame(
+        "battle of the sexes",
+        np.array([[[3.0, 0.0], [0.0, 2.0]], [[2.0, 0.0], [0.0, 3.0]]]),
+        (("opera", "football"), ("opera", "football")),
+        "Iterated battle of the sexes: both prefer meeting, player_0 at the opera, player_1 at football.",
+    ),
+    "rps": _zero_sum(
+        [[0.0, -1.0, 1.0], [1.0, 0.0, -1.0], [-1.0, 1.0, 0.0]],
+        "rock paper scissors",
+        (("rock", "paper", "scissors"),) * 2,
+        "Iterated rock-paper-scissors: 3 actions, +1 win, -1 loss, 0 tie (zero-sum).",
+    ),
+}
