@@ -87,18 +87,25 @@ def joint_chain(
         policy_probs(p, n, game.n_states, kind, name=f"policy of player_{i}")
         for i, (p, n) in enumerate(zip(policies, game.n_actions))
     ]
-    batch = torch.broadcast_shapes(*(p.shape[:1] for p in probs))[0]
-    tables = perspective_tables(game)
-    # Row s of the chain: the state seen by player 0 after joint action s; player i reads the
-    # same joint action through its own permutation of the state index.
-    state_rows = torch.as_tensor(tables, dtype=torch.long)  # (N, K)
+    batch = max(p.shape[0] for p in probs)
+    if any(p.shape[0] not in (1, batch) for p in probs):
+        raise ValueError(f"policy batch sizes {[p.shape[0] for p in probs]} differ (one of them may be 1)")
     joint = None
-    for i, p in enumerate(probs):
-        start = torch.cat([torch.zeros(1, dtype=torch.long), state_rows[i]])  # (K+1,)
-        per_state = p.expand(batch, -1, -1)[:, start, :]  # (B, K+1, n_i)
+    for i, (p, rows) in enumerate(zip(probs, _state_rows(game))):
+        per_state = p.expand(batch, -1, -1)[:, rows, :]  # (B, K+1, n_i)
         joint = per_state if joint is None else (joint.unsqueeze(-1) * per_state.unsqueeze(-2)).flatten(-2)
     assert joint is not None
     return joint[:, 0, :], joint[:, 1:, :]
+
+
+@functools.lru_cache(maxsize=64)
+def _state_rows(game: MatrixGame) -> tuple[torch.Tensor, ...]:
+    """Per player, the state index it observes in each chain row (start, then joint actions in seat order).
+
+    Player i reads the same joint action through its own permutation of the state index.
+    """
+    tables = torch.as_tensor(perspective_tables(game), dtype=torch.long)
+    return tuple(torch.cat([torch.zeros(1, dtype=torch.long), row]) for row in tables)
 
 
 def exact_value(

@@ -45,6 +45,7 @@ class IteratedMatrixGame(ParallelEnv):
     :param observation_type: ``"discrete"`` (one integer per memory-1 state) or ``"onehot"``
         (a float32 one-hot vector of the same state, for neural networks).
     :param render_mode: ``None``, ``"ansi"`` (returns the round as text) or ``"human"`` (prints it).
+    :param max_cycles: PettingZoo's name for ``max_steps``; overrides it when given.
     """
 
     metadata = {
@@ -59,7 +60,10 @@ class IteratedMatrixGame(ParallelEnv):
         max_steps: int = 100,
         observation_type: ObservationType = "discrete",
         render_mode: str | None = None,
+        max_cycles: int | None = None,
     ) -> None:
+        if max_cycles is not None:  # PettingZoo's name for the same limit (max_cycles_test, registry)
+            max_steps = max_cycles
         if isinstance(game, str):
             if game not in CANONICAL_GAMES:
                 raise ValueError(f"unknown matrix game {game!r}; known: {sorted(CANONICAL_GAMES)}")
