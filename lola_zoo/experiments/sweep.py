@@ -1,0 +1,630 @@
+"""Sweeps: a grid of configurations x seeds, run on a process pool or a Ray cluster, resumable.
+
+A sweep spec is a *kind* (what one cell computes), a *grid* of parameter values, fixed
+*params* and a list of *seeds*.  Its cells are the grid's Cartesian product times the seeds;
+each cell's config holds its seed, so its result does not depend on where or in which order it
+ran, and its id is a hash of ``(kind, config)``.
+
+Every finished cell is appended to ``results.jsonl`` as one line, flushed and fsynced by the
+driver process alone: a line is complete or absent.  Re-running a sweep into the same folder
+discards a trailing partial line (a run killed mid-write) and skips the cells already there.
+At the end ``results.csv`` is rewritten atomically, one row per cell sorted by cell id, so two
+runs of the same spec give the same file whatever the backend, the worker count or the
+interruptions.
+
+Backends differ only in scheduling: ``"local"`` submits :func:`run_cell` to a
+``ProcessPoolExecutor``, ``"ray"`` submits the very same function as Ray remote tasks.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import hashlib
+import importlib
+import itertools
+import json
+import math
+import multiprocessing
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+
+from lola_zoo.io import atomic_write_csv, atomic_write_json
+
+__all__ = [
+    "Cell",
+    "SweepSpec",
+    "SweepResult",
+    "KINDS",
+    "register_kind",
+    "resolve_kind",
+    "load_spec",
+    "spec_from_dict",
+    "expand_cells",
+    "cell_id",
+    "run_cell",
+    "read_results",
+    "run_sweep",
+    "exact_value_cell",
+    "exact_cell",
+    "RESULTS_JSONL",
+    "RESULTS_CSV",
+    "SPEC_JSON",
+    "ERRORS_JSONL",
+]
+
+RESULTS_JSONL = "results.jsonl"
+RESULTS_CSV = "results.csv"
+SPEC_JSON = "sweep.json"
+ERRORS_JSONL = "errors.jsonl"
+BACKENDS = ("local", "ray")
+
+CellFunction = Callable[[dict], Mapping[str, Any]]
+
+# name -> "module:function" (or a picklable top-level callable).  Strings keep the registry
+# importable by worker processes that never saw a runtime ``register_kind`` call.
+KINDS: dict[str, str | CellFunction] = {
+    "exact": "lola_zoo.experiments.sweep:exact_cell",
+    "exact-value": "lola_zoo.experiments.sweep:exact_value_cell",
+}
+
+
+def register_kind(name: str, target: str | CellFunction, *, override: bool = False) -> None:
+    """Register a cell runner ``config -> metrics`` under ``name``, as ``"module:function"`` or a callable.
+
+    A callable must be a top-level (picklable) function for the process-pool and Ray backends.
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"kind name must be a non-empty string, got {name!r}")
+    if not (callable(target) or (isinstance(target, str) and ":" in target)):
+        raise ValueError(f"kind {name!r}: target must be a callable or 'module:function', got {target!r}")
+    if name in KINDS and not override and KINDS[name] != target:
+        raise ValueError(f"kind {name!r} is already registered; pass override=True to replace it")
+    KINDS[name] = target
+
+
+def _kind_target(kind: str) -> str | CellFunction:
+    """The registered target of ``kind``; an unregistered ``"module:function"`` names itself."""
+    if kind in KINDS:
+        return KINDS[kind]
+    if ":" in kind:
+        return kind
+    raise KeyError(f"unknown sweep kind {kind!r}; registered kinds: {', '.join(sorted(KINDS))} "
+                   "(or give 'module:function')")
+
+
+def resolve_kind(target: str | CellFunction) -> CellFunction:
+    """Import a ``"module:function"`` target (or return a callable as is)."""
+    if callable(target):
+        return target
+    if target in KINDS:
+        return resolve_kind(KINDS[target])
+    module_name, _, attr = str(target).partition(":")
+    if not module_name or not attr:
+        raise ValueError(f"kind target {target!r} must look like 'module:function'")
+    try:
+        fn = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ValueError(f"cannot load sweep kind {target!r}: {exc}") from exc
+    if not callable(fn):
+        raise ValueError(f"sweep kind {target!r} is not callable")
+    return fn
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """What to run.
+
+    :param kind: a registered kind (``"exact"``, ``"exact-value"``) or ``"module:function"``.
+    :param grid: parameter name -> list of values; the cells are the Cartesian product.
+    :param seeds: one cell per grid point and seed; the seed goes into the cell's config.
+    :param params: parameters shared by every cell (grid values override them).
+    :param name: a label for reports.
+    """
+
+    kind: str
+    grid: Mapping[str, Sequence[Any]] = field(default_factory=dict)
+    seeds: Sequence[int] = (0,)
+    params: Mapping[str, Any] = field(default_factory=dict)
+    name: str = "sweep"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON form (what ``sweep.json`` holds)."""
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "params": dict(self.params),
+            "grid": {k: list(v) for k, v in self.grid.items()},
+            "seeds": list(self.seeds),
+        }
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One unit of work: a kind, its full config (seed included) and the config's stable id."""
+
+    id: str
+    kind: str
+    config: Mapping[str, Any]
+
+
+@dataclass
+class SweepResult:
+    """What :func:`run_sweep` did: cells in the spec, run now, skipped as finished, failed."""
+
+    out_dir: Path
+    total: int
+    ran: int
+    skipped: int
+    failed: list[tuple[str, str]]
+    rows: list[dict[str, Any]]
+    elapsed_s: float
+
+
+def _parse_seeds(value: Any) -> list[int]:
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value < 1:
+            raise ValueError(f"seeds: a count must be positive, got {value}")
+        return list(range(value))
+    if isinstance(value, Mapping) and set(value) <= {"start", "count"} and "count" in value:
+        return list(range(int(value.get("start", 0)), int(value.get("start", 0)) + int(value["count"])))
+    if isinstance(value, (list, tuple)) and value:
+        seeds = []
+        for s in value:
+            if not isinstance(s, int) or isinstance(s, bool):
+                raise ValueError(f"seeds must be integers, got {s!r}")
+            seeds.append(s)
+        if len(set(seeds)) != len(seeds):
+            raise ValueError(f"seeds must be distinct, got {seeds}")
+        return seeds
+    raise ValueError(f"seeds must be a positive count, a non-empty list of integers or "
+                     f"{{start, count}}; got {value!r}")
+
+
+def spec_from_dict(data: Mapping[str, Any]) -> SweepSpec:
+    """Validate a parsed spec: ``{kind, grid, seeds, params?, name?}``."""
+    if not isinstance(data, Mapping):
+        raise ValueError(f"a sweep spec must be a mapping, got {type(data).__name__}")
+    unknown = set(data) - {"kind", "grid", "seeds", "params", "name"}
+    if unknown:
+        raise ValueError(f"unknown sweep spec key(s) {sorted(unknown)}; expected kind, grid, seeds, params, name")
+    if "kind" not in data or not isinstance(data["kind"], str):
+        raise ValueError("a sweep spec needs 'kind' (e.g. 'exact' or 'exact-value')")
+    _kind_target(data["kind"])  # fail early on unknown kinds
+    grid = data.get("grid") or {}
+    if not isinstance(grid, Mapping):
+        raise ValueError(f"grid must map parameter names to lists of values, got {type(grid).__name__}")
+    clean_grid: dict[str, list[Any]] = {}
+    for key, values in grid.items():
+        if not isinstance(values, (list, tuple)):
+            values = [values]  # a scalar is a one-value axis
+        if not values:
+            raise ValueError(f"grid axis {key!r} is empty")
+        if key == "seed":
+            raise ValueError("'seed' cannot be a grid axis; list seeds under 'seeds'")
+        clean_grid[str(key)] = list(values)
+    params = dict(data.get("params") or {})
+    if "seed" in params:
+        raise ValueError("'seed' cannot be a fixed param; list seeds under 'seeds'")
+    return SweepSpec(
+        kind=data["kind"],
+        grid=clean_grid,
+        seeds=_parse_seeds(data.get("seeds", 1)),
+        params=params,
+        name=str(data.get("name", "sweep")),
+    )
+
+
+def load_spec(path: str | os.PathLike[str]) -> SweepSpec:
+    """Read a sweep spec from a JSON or YAML file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"sweep spec {str(path)!r} does not exist")
+    text = path.read_text(encoding="utf-8")
+    if path.suffix.lower() in (".yaml", ".yml"):
+        try:
+            import yaml
+        except ImportError as exc:  # pragma: no cover - PyYAML comes with the docs extra
+            raise ValueError("reading a YAML spec needs PyYAML (pip install pyyaml); or write it as JSON") from exc
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ValueError(f"{path}: not valid YAML: {exc}") from exc
+    else:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}: not valid JSON: {exc}") from exc
+    try:
+        return spec_from_dict(data)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
+
+
+def _canonical(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def cell_id(kind: str, config: Mapping[str, Any]) -> str:
+    """Stable id of a cell: the first 16 hex digits of SHA-256 over its kind and sorted config."""
+    return hashlib.sha256(_canonical({"kind": kind, "config": dict(config)}).encode()).hexdigest()[:16]
+
+
+def expand_cells(spec: SweepSpec) -> list[Cell]:
+    """The cells of ``spec`` in grid order, seeds innermost; duplicate configs appear once."""
+    keys = list(spec.grid)
+    cells, seen = [], set()
+    for values in itertools.product(*(spec.grid[k] for k in keys)):
+        for seed in spec.seeds:
+            config = {**spec.params, **dict(zip(keys, values)), "seed": int(seed)}
+            cid = cell_id(spec.kind, config)
+            if cid not in seen:
+                seen.add(cid)
+                cells.append(Cell(cid, spec.kind, config))
+    return cells
+
+
+def _jsonable_metrics(metrics: Any, kind: str) -> dict[str, Any]:
+    if not isinstance(metrics, Mapping):
+        raise TypeError(f"kind {kind!r} must return a dict of metrics, got {type(metrics).__name__}")
+    out: dict[str, Any] = {}
+    for key, value in metrics.items():
+        if hasattr(value, "tolist"):  # numpy / torch scalars and arrays
+            value = value.tolist()
+        if isinstance(value, float) and not math.isfinite(value):
+            value = repr(value)  # JSON has no NaN/inf; keep the fact as text
+        out[str(key)] = value
+    json.dumps(out)  # raises TypeError naming the value that cannot be written
+    return out
+
+
+def run_cell(target: str | CellFunction, kind: str, cell_id_: str, config: dict) -> dict[str, Any]:
+    """Run one cell in whatever process the backend chose; returns its result row."""
+    fn = resolve_kind(target)
+    start = time.perf_counter()
+    metrics = _jsonable_metrics(fn(dict(config)), kind)
+    return {
+        "cell_id": cell_id_,
+        "kind": kind,
+        "config": dict(config),
+        "metrics": metrics,
+        "elapsed_s": round(time.perf_counter() - start, 6),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# the results file
+
+
+def read_results(path: str | os.PathLike[str], repair: bool = False) -> list[dict[str, Any]]:
+    """Rows of a ``results.jsonl``; a trailing partial line (a killed write) is dropped.
+
+    With ``repair=True`` the file is also truncated to its last complete line, so appends that
+    follow start on a fresh line.  A corrupt line *before* the last one is an error.
+    """
+    path = Path(path)
+    if not path.exists():
+        return []
+    data = path.read_bytes()
+    rows, good_end, pos = [], 0, 0
+    while pos < len(data):
+        nl = data.find(b"\n", pos)
+        if nl == -1:  # no newline: the write of this line never finished
+            break
+        line = data[pos:nl]
+        if line.strip():
+            try:
+                row = json.loads(line)
+                if not isinstance(row, dict) or "cell_id" not in row:
+                    raise ValueError("not a result row")
+            except ValueError as exc:
+                lineno = data.count(b"\n", 0, pos) + 1
+                raise ValueError(f"{path}: line {lineno} is not a result row "
+                                 f"({exc}); fix or remove it before resuming") from None
+            rows.append(row)
+        pos = good_end = nl + 1
+    if repair and good_end < len(data):
+        with open(path, "r+b") as fh:
+            fh.truncate(good_end)
+            fh.flush()
+            os.fsync(fh.fileno())
+    return rows
+
+
+def _append_row(fh: Any, row: Mapping[str, Any]) -> None:
+    """Append one row as one line and make it durable before the next cell counts as done."""
+    fh.write((json.dumps(row, sort_keys=True, allow_nan=False) + "\n").encode("utf-8"))
+    fh.flush()
+    os.fsync(fh.fileno())
+
+
+def flat_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    """One CSV row: ``cell_id``, ``kind``, the config keys, then the metrics (``metric.`` on a clash)."""
+    flat: dict[str, Any] = {"cell_id": row["cell_id"], "kind": row.get("kind", "")}
+    for key, value in row.get("config", {}).items():
+        flat[key] = _csv_value(value)
+    for key, value in row.get("metrics", {}).items():
+        flat[f"metric.{key}" if key in flat else key] = _csv_value(value)
+    return flat
+
+
+def _csv_value(value: Any) -> Any:
+    return json.dumps(value) if isinstance(value, (list, dict)) else value
+
+
+def write_csv(rows: Iterable[Mapping[str, Any]], path: str | os.PathLike[str]) -> Path:
+    """Write result rows as CSV sorted by cell id (an order-free, comparable file), atomically."""
+    flat = [flat_row(r) for r in sorted(rows, key=lambda r: r["cell_id"])]
+    names: list[str] = []
+    for r in flat:
+        names.extend(k for k in r if k not in names)
+    return atomic_write_csv(path, [{k: r.get(k, "") for k in names} for r in flat], names)
+
+
+# ---------------------------------------------------------------------------------------------
+# backends: only the scheduling differs
+
+
+def _init_worker(threads: int) -> None:
+    """Keep workers x threads within the machine: oversubscription makes every worker slower."""
+    try:
+        import torch
+
+        torch.set_num_threads(threads)
+    except ImportError:  # pragma: no cover
+        pass
+
+
+def _local_backend(
+    target: str | CellFunction, cells: Sequence[Cell], workers: int
+) -> Iterator[tuple[Cell, dict | None, BaseException | None]]:
+    """Run cells on a local process pool; yield them as they finish."""
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    # fork after torch has started threads can deadlock; forkserver/spawn start clean workers.
+    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+    ctx = multiprocessing.get_context(method)
+    with cf.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(threads,)) as pool:
+        futures = {pool.submit(run_cell, target, c.kind, c.id, dict(c.config)): c for c in cells}
+        try:
+            for fut in cf.as_completed(futures):
+                exc = fut.exception()
+                yield futures[fut], (None if exc else fut.result()), exc
+        except BaseException:
+            for fut in futures:
+                fut.cancel()
+            raise
+
+
+def _ray_backend(
+    target: str | CellFunction, cells: Sequence[Cell], workers: int, address: str | None = None
+) -> Iterator[tuple[Cell, dict | None, BaseException | None]]:
+    """Run the same :func:`run_cell` as Ray remote tasks (one CPU each); yield them as they finish."""
+    try:
+        import ray
+    except ImportError as exc:
+        raise RuntimeError("the ray backend needs Ray: pip install 'lola-zoo[ray]'") from exc
+    started = False
+    if not ray.is_initialized():
+        if address:
+            ray.init(address=address, log_to_driver=False)  # a running cluster keeps its own dashboard
+        else:
+            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+        started = True
+    try:
+        remote = ray.remote(num_cpus=1, max_retries=0)(run_cell)
+        refs = {remote.remote(target, c.kind, c.id, dict(c.config)): c for c in cells}
+        pending = list(refs)
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            for ref in done:
+                try:
+                    yield refs[ref], ray.get(ref), None
+                except ray.exceptions.RayTaskError as exc:
+                    yield refs[ref], None, exc.as_instanceof_cause()
+                except Exception as exc:  # worker died, object lost, ...
+                    yield refs[ref], None, exc
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def _serial_backend(
+    target: str | CellFunction, cells: Sequence[Cell], workers: int
+) -> Iterator[tuple[Cell, dict | None, BaseException | None]]:
+    """Run cells one after another in this process (``workers=0``; handy for debugging)."""
+    for c in cells:
+        try:
+            yield c, run_cell(target, c.kind, c.id, dict(c.config)), None
+        except Exception as exc:
+            yield c, None, exc
+
+
+class _FolderLock:
+    """An exclusive lock on the sweep folder: two drivers appending to one file would duplicate rows."""
+
+    def __init__(self, out_dir: Path) -> None:
+        self.path = out_dir / ".sweep.lock"
+        self.fh: Any = None
+
+    def __enter__(self) -> "_FolderLock":
+        self.fh = open(self.path, "a+")
+        try:
+            import fcntl
+
+            fcntl.flock(self.fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except ImportError:  # pragma: no cover - Windows: no lock, documented
+            pass
+        except BlockingIOError:
+            self.fh.close()
+            raise RuntimeError(f"another sweep is running in {self.path.parent}; wait for it or use "
+                               "another --out folder") from None
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.fh.close()  # closing releases the lock; the kernel also releases it on SIGKILL
+
+
+def run_sweep(
+    spec: SweepSpec,
+    out_dir: str | os.PathLike[str],
+    *,
+    backend: str = "local",
+    workers: int = 2,
+    ray_address: str | None = None,
+    progress: bool = True,
+) -> SweepResult:
+    """Run the cells of ``spec`` not yet in ``out_dir/results.jsonl``; append each as it finishes.
+
+    :param spec: the sweep.
+    :param out_dir: its folder; an existing ``results.jsonl`` there is resumed, not overwritten.
+    :param backend: ``"local"`` (process pool) or ``"ray"`` (Ray tasks; ``ray_address`` for a cluster).
+    :param workers: processes (local) or CPUs of a fresh local Ray instance; ``0`` runs in-process.
+    :param progress: show a tqdm bar on stderr.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    if int(workers) != workers or workers < 0:
+        raise ValueError(f"workers must be a non-negative integer, got {workers!r}")
+    target = _kind_target(spec.kind)
+    resolve_kind(target)  # an import error belongs here, not in every worker
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    with _FolderLock(out):
+        results_path = out / RESULTS_JSONL
+        existing = read_results(results_path, repair=True)
+        done = {r["cell_id"] for r in existing}
+        cells = expand_cells(spec)
+        todo = [c for c in cells if c.id not in done]
+        atomic_write_json(out / SPEC_JSON, spec.to_dict())
+        failed: list[tuple[str, str]] = []
+        new_rows: list[dict[str, Any]] = []
+        if todo:
+            if backend == "ray":
+                stream = _ray_backend(target, todo, max(workers, 1), ray_address)
+            elif workers == 0:
+                stream = _serial_backend(target, todo, 0)
+            else:
+                stream = _local_backend(target, todo, min(workers, len(todo)))
+            bar = _progress(len(cells), len(cells) - len(todo), spec.name, progress)
+            with open(results_path, "ab") as fh:
+                try:
+                    for cell, row, exc in stream:
+                        if exc is not None:
+                            failed.append((cell.id, f"{type(exc).__name__}: {exc}"))
+                            _log_error(out, cell, exc)
+                        else:
+                            _append_row(fh, row)
+                            new_rows.append(row)
+                        bar.update(1)
+                finally:
+                    bar.close()
+        rows = existing + new_rows
+        write_csv(rows, out / RESULTS_CSV)
+    return SweepResult(out, len(cells), len(new_rows), len(cells) - len(todo), failed, rows,
+                       time.perf_counter() - t0)
+
+
+def _log_error(out: Path, cell: Cell, exc: BaseException) -> None:
+    """Failed cells are kept out of the results (so a resume retries them) but logged."""
+    with open(out / ERRORS_JSONL, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps({"cell_id": cell.id, "config": dict(cell.config),
+                             "error": f"{type(exc).__name__}: {exc}"}, default=str) + "\n")
+
+
+def _progress(total: int, initial: int, name: str, enabled: bool) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, desc=name, unit="cell", file=sys.stderr,
+                disable=not enabled, dynamic_ncols=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# built-in kinds
+
+
+def exact_value_cell(config: dict) -> dict[str, float]:
+    """Exact per-step values of ``n_pairs`` seeded random memory-1 policy pairs in a registered game.
+
+    Config: ``game`` (id, default ``"ipd"``), ``gamma`` (0.96), ``n_pairs`` (64), ``logit_std`` (1.0:
+    logits drawn from N(0, std^2) like the paper's initial policies; one sigmoid logit per state in
+    two-action games, softmax logits otherwise), ``seed``.  Cheap and exact, so
+    sweeps can be tested without any learner.
+    """
+    import torch
+
+    import lola_zoo
+    from lola_zoo.envs.exact import exact_value_per_step
+
+    allowed = {"game", "gamma", "n_pairs", "logit_std", "seed"}
+    unknown = set(config) - allowed
+    if unknown:
+        raise ValueError(f"exact-value: unknown parameter(s) {sorted(unknown)}; allowed {sorted(allowed)}")
+    game = lola_zoo.game(str(config.get("game", "ipd")))
+    gamma = float(config.get("gamma", 0.96))
+    n_pairs = int(config.get("n_pairs", 64))
+    std = float(config.get("logit_std", 1.0))
+    if n_pairs < 1:
+        raise ValueError(f"exact-value: n_pairs must be positive, got {n_pairs}")
+    gen = torch.Generator().manual_seed(int(config["seed"]))
+    # Two-action games: the paper's form, one sigmoid logit per state; otherwise softmax logits.
+    policies = [
+        std * torch.randn(n_pairs, game.n_states, *(() if n == 2 else (n,)), generator=gen, dtype=torch.float64)
+        for n in game.n_actions
+    ]
+    values = exact_value_per_step(game, policies, gamma)  # (B, N)
+    metrics: dict[str, float] = {}
+    for i in range(game.n_players):
+        metrics[f"value_{i}"] = float(values[:, i].mean())
+        metrics[f"value_{i}_std"] = float(values[:, i].std()) if n_pairs > 1 else 0.0
+    metrics["welfare"] = float(values.sum(-1).mean())
+    return metrics
+
+
+def exact_cell(config: dict) -> dict[str, Any]:
+    """One exact-gradient experiment of :mod:`lola_zoo.experiments.exact`, its summary as flat metrics.
+
+    Config keys are :class:`~lola_zoo.experiments.exact.ExactConfig` fields (``game``,
+    ``learners``, ``lr``, ``eta``, ``gamma``, ``steps``, ``init_std``, ...) with two renamings:
+    the cell's ``seed`` seeds the initial logits, and ``runs`` (default 50, the paper's count) is
+    the number of runs batched inside the cell (ExactConfig's ``seeds``).  Metrics:
+    ``reward_<i>`` / ``reward_<i>_std`` (per step, after the last update), ``share_<outcome>`` (IPD:
+    tit_for_tat, mutual_defection, all_cooperate; IMP: nash) and ``policy_<i>.<state>`` (mean final
+    P(first action)).  Wall time is left to the row's ``elapsed_s`` so metrics stay reproducible.
+    """
+    from dataclasses import fields
+
+    from lola_zoo.experiments.exact import ExactConfig, run_exact, summarize
+
+    config = dict(config)
+    if "seeds" in config:
+        raise ValueError("exact: 'seeds' inside a cell is ambiguous; use 'runs' for the runs batched in "
+                         "one cell and the sweep's seeds for independent cells")
+    kwargs = {k: v for k, v in config.items() if k != "runs"}
+    kwargs["seeds"] = int(config.get("runs", 50))
+    allowed = {f.name for f in fields(ExactConfig)} - {"seeds"}
+    unknown = set(kwargs) - allowed - {"seeds"}
+    if unknown:
+        raise ValueError(f"exact: unknown parameter(s) {sorted(unknown)}; allowed: runs, {', '.join(sorted(allowed))}")
+    learners = kwargs.get("learners")
+    if isinstance(learners, str):
+        kwargs["learners"] = tuple(learners.split(","))  # "lola" (both seats) or "lola,nl"
+    elif isinstance(learners, list):
+        kwargs["learners"] = tuple(learners)
+    for key in ("lr", "eta"):
+        if isinstance(kwargs.get(key), list):
+            kwargs[key] = tuple(kwargs[key])
+    summary = summarize(run_exact(ExactConfig(**kwargs)))
+    metrics: dict[str, Any] = {}
+    for i, (player, stats) in enumerate(summary["players"].items()):
+        metrics[f"reward_{i}"] = stats["reward_mean"]
+        metrics[f"reward_{i}_std"] = stats["reward_std"]
+    for outcome, share in summary.get("shares", {}).items():
+        metrics[f"share_{outcome}"] = share
+    for i, (player, policy) in enumerate(summary.get("mean_final_policy", {}).items()):
+        for state, prob in policy.items():
+            metrics[f"policy_{i}.{state}"] = prob
+    return metrics
