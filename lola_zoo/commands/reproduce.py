@@ -1,0 +1,40 @@
+"""``lola-zoo reproduce``: the main job — the paper's experiments, our numbers beside the paper's."""
+
+from __future__ import annotations
+
+import argparse
+
+NAME = "reproduce"
+HELP = "Reproduce the LOLA paper's experiments (no arguments needed): table, summary.json and plots."
+ORDER = 10
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Output folder, quick mode, section selection, seeds, progress."""
+    parser.add_argument("--out", default=None, help="output folder (default: runs/reproduce-<timestamp>)")
+    parser.add_argument(
+        "--quick", action="store_true", help="128 seeds instead of 1000 (a smoke test; same steps and settings)"
+    )
+    parser.add_argument(
+        "--only", default=None,
+        help="comma-separated sections or tags to run, e.g. 'ipd-exact' or 'exact' (default: all)",
+    )
+    parser.add_argument("--seeds", type=int, default=None, help="seeds per setting (default: 1000, --quick: 128)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars on stderr")
+    parser.add_argument("--list", action="store_true", help="list the sections and exit")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the selected sections and print where the outputs went."""
+    from lola_zoo.experiments import paper
+
+    if args.list:
+        for section in paper.SECTIONS:
+            tags = f"  [tags: {', '.join(section.tags)}]" if section.tags else ""
+            print(f"{section.name:<12} {section.title}{tags}")
+        return 0
+    paper.select_sections(args.only)  # fail on unknown names before creating any folder
+    paper.reproduce(
+        out_dir=args.out, quick=args.quick, only=args.only, progress=not args.no_progress, seeds=args.seeds
+    )
+    return 0

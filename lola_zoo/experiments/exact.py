@@ -1,0 +1,385 @@
+"""The exact-gradient experiments of the LOLA paper, batched over seeds.
+
+One :class:`ExactConfig` (defaults = the paper's IPD setting, LOLA vs LOLA) runs B seeds × T
+updates as one torch computation per update (:func:`run_exact`).  The result holds the learning
+curves (average reward per step, ``(1 - γ) V``, before every update and after the last) and the
+final policies; :func:`summarize` turns them into the numbers the paper reports: mean reward per
+step and the share of seeds whose final policies are tit-for-tat-like, mutual defection or
+all-cooperate (IPD) or at the mixed Nash equilibrium (IMP), with the thresholds below.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+import torch
+
+import lola_zoo
+from lola_zoo.agents.exact_rules import Learner, ValueFn, exact_update, learner_names, make_learner
+from lola_zoo.envs.exact import exact_value, payoff_matrix
+from lola_zoo.envs.games import MatrixGame
+from lola_zoo.envs.iterated import perspective_tables
+
+__all__ = [
+    "ExactConfig",
+    "ExactResult",
+    "PAPER_GAMMA",
+    "COOPERATE_THRESHOLD",
+    "NASH_TOLERANCE",
+    "make_value_fn",
+    "initial_params",
+    "run_exact",
+    "policy_probs_first_action",
+    "classify_ipd",
+    "classify_imp",
+    "summarize",
+    "save_exact_outputs",
+]
+
+#: The discount the paper's reference code uses per game; other games default to 0.96.
+PAPER_GAMMA: dict[str, float] = {"ipd": 0.96, "imp": 0.9}
+
+#: A state's action counts as "cooperate" when P(cooperate | state) > this (the majority action).
+COOPERATE_THRESHOLD = 0.5
+#: IMP: a policy is at the mixed Nash equilibrium when |P(heads | s) - 0.5| <= this in every state.
+NASH_TOLERANCE = 0.05
+
+_DTYPES = {"float64": torch.float64, "float32": torch.float32}
+
+
+@dataclass(frozen=True)
+class ExactConfig:
+    """One exact-gradient experiment; the defaults are the paper's IPD setting, LOLA vs LOLA.
+
+    :param game: registered iterated matrix game id (two players), e.g. ``"ipd"``, ``"imp"``.
+    :param learners: one registered learner name per player (``"nl"``, ``"lola"``, ``"sos"``, ...).
+    :param lr: learning rate δ, one per player or one for both (the reference code: 1).
+    :param eta: correction rate η of LOLA-type rules, one per player or one for both (the reference code: 1).
+    :param gamma: discount in (0, 1); ``None`` takes the paper's value for the game (IPD 0.96, IMP 0.9).
+    :param seeds: number of independent runs B, all computed in one batch (the paper: 50).
+    :param steps: number of simultaneous updates per run (the paper: 200).
+    :param init_std: initial logits are drawn from N(0, init_std²) (the reference code: 1).
+    :param seed: seed of the torch generator that draws every run's initial logits.
+    :param sos_a: SOS's ``a`` (Letcher et al. 2019 use 0.5).
+    :param sos_b: SOS's ``b`` (Letcher et al. 2019 use 0.1).
+    :param hola_order: order of higher-order LOLA (``"hola"``); 2 = the opponent is a LOLA learner.
+    :param dtype: ``"float64"`` (default: second derivatives with lr 1 are touchy) or ``"float32"``.
+    :param threads: torch CPU threads while running (1: these small batched ops lose to thread
+        contention on a shared machine); ``None`` leaves torch's setting alone.
+    """
+
+    game: str = "ipd"
+    learners: tuple[str, ...] = ("lola", "lola")
+    lr: float | tuple[float, ...] = 1.0
+    eta: float | tuple[float, ...] = 1.0
+    gamma: float | None = None
+    seeds: int = 1000
+    steps: int = 200
+    init_std: float = 1.0
+    seed: int = 0
+    sos_a: float = 0.5
+    sos_b: float = 0.1
+    hola_order: int = 2
+    dtype: str = "float64"
+    threads: int | None = 1
+
+    def __post_init__(self) -> None:
+        stage = lola_zoo.game(self.game)  # unknown ids raise KeyError naming the closest ids
+        n = stage.n_players
+        if n != 2:
+            raise ValueError(f"exact experiments need a two-player game; {self.game!r} has {n} players")
+        learners = (self.learners,) if isinstance(self.learners, str) else tuple(self.learners)
+        if len(learners) == 1:
+            learners = learners * n
+        if len(learners) != n:
+            raise ValueError(f"need {n} learner names (one per player), got {len(learners)}: {learners}")
+        for name in learners:
+            make_learner(name)  # unknown names raise KeyError with suggestions
+        object.__setattr__(self, "learners", learners)
+        object.__setattr__(self, "lr", self._per_player("lr", self.lr, n))
+        object.__setattr__(self, "eta", self._per_player("eta", self.eta, n))
+        if self.gamma is not None and not (0.0 < float(self.gamma) < 1.0):
+            raise ValueError(f"gamma must lie in (0, 1), got {self.gamma!r}")
+        for name in ("seeds", "steps"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or int(value) != value or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not float(self.init_std) >= 0.0:
+            raise ValueError(f"init_std must be >= 0, got {self.init_std!r}")
+        if not (self.sos_a >= 0 and self.sos_b >= 0):
+            raise ValueError(f"SOS needs sos_a >= 0 and sos_b >= 0, got {self.sos_a!r}, {self.sos_b!r}")
+        if int(self.hola_order) != self.hola_order or self.hola_order < 1:
+            raise ValueError(f"hola_order must be a positive integer, got {self.hola_order!r}")
+        if self.dtype not in _DTYPES:
+            raise ValueError(f"dtype must be one of {sorted(_DTYPES)}, got {self.dtype!r}")
+        if self.threads is not None and (int(self.threads) != self.threads or self.threads < 1):
+            raise ValueError(f"threads must be a positive integer or None, got {self.threads!r}")
+
+    @staticmethod
+    def _per_player(name: str, value: Any, n: int) -> tuple[float, ...]:
+        values = tuple(float(v) for v in value) if isinstance(value, (tuple, list)) else (float(value),)
+        if len(values) == 1:
+            values = values * n
+        if len(values) != n:
+            raise ValueError(f"{name} needs one value or one per player ({n}), got {len(values)}")
+        for v in values:
+            if not v >= 0.0:  # also rejects NaN
+                raise ValueError(f"{name} must be >= 0 (a learning rate), got {v!r}")
+        return values
+
+    @property
+    def discount(self) -> float:
+        """γ actually used: the given one or the paper's for this game."""
+        return float(self.gamma) if self.gamma is not None else PAPER_GAMMA.get(self.game, 0.96)
+
+    def build_learners(self) -> list[Learner]:
+        """The two learners with this config's hyper-parameters."""
+        return [
+            make_learner(name, eta=eta, a=self.sos_a, b=self.sos_b, order=self.hola_order)
+            for name, eta in zip(self.learners, self.eta)  # type: ignore[arg-type]
+        ]
+
+    def label(self) -> str:
+        """Short label such as ``"LOLA vs NL"``."""
+        return " vs ".join(name.upper() for name in self.learners)
+
+
+@dataclass
+class ExactResult:
+    """What :func:`run_exact` returns.
+
+    :param config: the experiment.
+    :param rewards: ``(steps + 1, B, N)`` average reward per step ``(1 - γ) V`` before each update
+        and after the last one.
+    :param final_params: the players' logits after the last update, batch first.
+    :param final_probs: ``(B, N, S)`` P(first action | own state) for two-action games, else
+        ``(B, N, S, n)`` action probabilities.
+    :param state_labels: names of the S states from a player's own perspective.
+    :param seconds: wall time of the updates.
+    """
+
+    config: ExactConfig
+    rewards: torch.Tensor
+    final_params: list[torch.Tensor]
+    final_probs: torch.Tensor
+    state_labels: list[str]
+    seconds: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def final_rewards(self) -> torch.Tensor:
+        """``(B, N)`` average reward per step after the last update."""
+        return self.rewards[-1]
+
+
+def make_value_fn(game: MatrixGame, gamma: float, fast: bool = True) -> ValueFn:
+    """``params -> V (B, N)``: :func:`exact_value`, or an equal but leaner form for 2×2 two-player games.
+
+    The lean form builds the joint chain from elementwise products only (no broadcasting
+    reductions in the backward pass), which makes LOLA's double backward about twice as fast;
+    ``tests/test_exact_experiments.py`` checks that values, gradients and Hessians agree.
+    """
+    if not (0.0 < float(gamma) < 1.0):
+        raise ValueError(f"gamma must lie in (0, 1), got {gamma!r}")
+    if not (fast and game.n_players == 2 and game.n_actions == (2, 2)):
+        return lambda params: exact_value(game, params, gamma)
+    # Seat-order state s seen by player 1: start stays 0, joint action j maps through its perspective.
+    perm = [0, *perspective_tables(game)[1].tolist()]
+    cache: dict[torch.dtype, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
+
+    def value(params: Sequence[torch.Tensor]) -> torch.Tensor:
+        th0, th1 = params
+        if th0.dim() != 2 or th0.shape[-1] != 5 or th1.shape != th0.shape:
+            return exact_value(game, params, gamma)  # other layouts: the general engine
+        if th0.dtype not in cache:
+            eye5 = torch.eye(5, dtype=th0.dtype, device=th0.device)
+            cache[th0.dtype] = (
+                payoff_matrix(game, th0.dtype, th0.device).T.contiguous(),
+                torch.eye(4, dtype=th0.dtype, device=th0.device),
+                # a permutation matrix, not fancy indexing: its backward is a matmul, not an index_put
+                eye5[perm].T.contiguous(),
+            )
+        rt, eye, to_seat_order = cache[th0.dtype]
+        a = torch.sigmoid(th0)
+        b = torch.sigmoid(th1) @ to_seat_order
+        na, nb = 1.0 - a, 1.0 - b
+        # joint[k, s]: probability of joint action k (C-order over (a_0, a_1)) in seat-order state s
+        joint = torch.stack([a * b, a * nb, na * b, na * nb], dim=-2)  # (B, 4, 5)
+        x = torch.linalg.solve(eye - gamma * joint[:, :, 1:], joint[:, :, 0].unsqueeze(-1)).squeeze(-1)
+        return x @ rt
+
+    return value
+
+
+def initial_params(config: ExactConfig, game: MatrixGame | None = None) -> list[torch.Tensor]:
+    """Every run's initial logits, N(0, init_std²), drawn from one generator seeded with ``config.seed``."""
+    game = game or lola_zoo.game(config.game)
+    dtype = _DTYPES[config.dtype]
+    gen = torch.Generator().manual_seed(int(config.seed))
+    params = []
+    for n in game.n_actions:
+        shape = (config.seeds, game.n_states) if n == 2 else (config.seeds, game.n_states, n)
+        params.append(config.init_std * torch.randn(shape, generator=gen, dtype=dtype))
+    return params
+
+
+def policy_probs_first_action(params: torch.Tensor) -> torch.Tensor:
+    """P(first action | state) for (B, S) binary logits, or (B, S, n) softmax probabilities."""
+    return torch.sigmoid(params) if params.dim() == 2 else torch.softmax(params, dim=-1)
+
+
+@contextlib.contextmanager
+def _torch_threads(n: int | None) -> Iterator[None]:
+    if n is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def run_exact(
+    config: ExactConfig | None = None,
+    progress: bool = False,
+    description: str | None = None,
+    value_fn: ValueFn | None = None,
+) -> ExactResult:
+    """Run every seed of ``config`` for ``config.steps`` simultaneous updates, batched."""
+    config = config or ExactConfig()
+    game = lola_zoo.game(config.game)
+    gamma = config.discount
+    value_fn = value_fn or make_value_fn(game, gamma)
+    learners = config.build_learners()
+    params = initial_params(config, game)
+    rewards = []
+    from tqdm.auto import tqdm
+
+    bar = tqdm(
+        total=config.steps, desc=description or f"{config.game} {config.label()}", disable=not progress,
+        leave=False, unit="upd",
+    )
+    start = time.perf_counter()
+    with _torch_threads(config.threads), bar:
+        for _ in range(config.steps):
+            params, values = exact_update(value_fn, params, learners, config.lr)  # type: ignore[arg-type]
+            rewards.append(values)
+            bar.update(1)
+        with torch.no_grad():
+            rewards.append(value_fn(params))
+    seconds = time.perf_counter() - start
+    stacked = (1.0 - gamma) * torch.stack(rewards)
+    if not torch.isfinite(stacked).all():
+        raise RuntimeError(
+            f"{config.label()} on {config.game}: values became non-finite; lower lr or eta, or use float64"
+        )
+    probs = torch.stack([policy_probs_first_action(p) for p in params], dim=1)
+    return ExactResult(config, stacked, params, probs, game.state_labels(0), seconds)
+
+
+def classify_ipd(probs: torch.Tensor, threshold: float = COOPERATE_THRESHOLD) -> dict[str, torch.Tensor]:
+    """Per seed, whether *both* final IPD policies are TFT-like, mutual defection or all-cooperate.
+
+    ``probs (B, 2, 5)``: P(cooperate | start, CC, CD, DC, DD), each from the player's own
+    perspective; an action counts as "cooperate" in a state when ``P > threshold`` (majority).
+
+    * ``tit_for_tat`` (TFT-like, reciprocal): cooperates after mutual cooperation (CC) and
+      defects after being exploited (CD) — what makes cooperation stable;
+    * ``strict_tit_for_tat``: exactly TFT's majority actions — cooperate after the opponent
+      cooperated (CC, DC), defect after it defected (CD, DD);
+    * ``mutual_defection``: defects at the start and after DD, so play starts in and stays at DD;
+    * ``all_cooperate``: cooperates in every state.
+    """
+    if probs.dim() != 3 or probs.shape[-1] != 5:
+        raise ValueError(f"IPD classification needs probs of shape (B, N, 5), got {tuple(probs.shape)}")
+    coop = probs > threshold
+    start, cc, cd, dc, dd = coop.unbind(-1)
+    return {
+        "tit_for_tat": (cc & ~cd).all(-1),
+        "strict_tit_for_tat": (cc & dc & ~cd & ~dd).all(-1),
+        "mutual_defection": (~start & ~dd).all(-1),
+        "all_cooperate": coop.all(-1).all(-1),
+    }
+
+
+def classify_imp(probs: torch.Tensor, tol: float = NASH_TOLERANCE) -> dict[str, torch.Tensor]:
+    """Per seed, whether both final IMP policies are within ``tol`` of P(heads) = 0.5 in every state."""
+    if probs.dim() != 3:
+        raise ValueError(f"IMP classification needs probs of shape (B, N, S), got {tuple(probs.shape)}")
+    return {"nash": ((probs - 0.5).abs() <= tol).flatten(1).all(-1)}
+
+
+#: game id -> classifier of final policies; other games get rewards only.
+CLASSIFIERS: dict[str, Callable[[torch.Tensor], dict[str, torch.Tensor]]] = {
+    "ipd": classify_ipd,
+    "imp": classify_imp,
+}
+
+
+def summarize(result: ExactResult) -> dict[str, Any]:
+    """The paper's numbers for one experiment: reward per step per player and outcome shares."""
+    cfg = result.config
+    final = result.final_rewards
+    players = {}
+    for i, name in enumerate(cfg.learners):
+        players[f"player_{i}"] = {
+            "learner": name,
+            "reward_mean": float(final[:, i].mean()),
+            "reward_std": float(final[:, i].std(unbiased=False)),
+        }
+    out: dict[str, Any] = {
+        "game": cfg.game,
+        "setting": cfg.label(),
+        "config": {**asdict(cfg), "gamma": cfg.discount},
+        "players": players,
+        "seconds": result.seconds,
+    }
+    classifier = CLASSIFIERS.get(cfg.game)
+    if classifier is not None and result.final_probs.dim() == 3:
+        out["shares"] = {k: float(v.double().mean()) for k, v in classifier(result.final_probs).items()}
+    out["mean_final_policy"] = {
+        f"player_{i}": dict(zip(result.state_labels, result.final_probs[:, i].mean(0).tolist()))
+        for i in range(final.shape[1])
+    } if result.final_probs.dim() == 3 else {}
+    return out
+
+
+def save_exact_outputs(
+    results: Sequence[ExactResult], out_dir: str | Path, prefix: str, title: str = ""
+) -> list[Path]:
+    """Learning curves and final-policy plots (PNG) of experiments on one game; returns the paths."""
+    from lola_zoo import plotting
+
+    if not results:
+        return []
+    out_dir = Path(out_dir)
+    game = results[0].config.game
+    curves = {}
+    policies = {}
+    for r in results:
+        for i, name in enumerate(r.config.learners):
+            who = f"{r.config.label()}: player_{i} ({name.upper()})"
+            curves[who] = r.rewards[:, :, i].numpy()
+            if r.final_probs.dim() == 3:
+                policies[who] = r.final_probs[:, i].numpy()
+    reference = {"mutual cooperation": -1.0, "mutual defection": -2.0} if game == "ipd" else None
+    paths = [
+        plotting.plot_learning_curves(
+            curves, out_dir / f"{prefix}-curves.png", title or f"{game}: exact-gradient learning", reference=reference
+        )
+    ]
+    if policies:
+        ylabel = "P(heads | state)" if game == "imp" else "P(cooperate | state)"
+        paths.append(
+            plotting.plot_policies(
+                policies, results[0].state_labels, out_dir / f"{prefix}-policies.png",
+                title=(title or game) + ": final policies", ylabel=ylabel,
+            )
+        )
+    return paths
