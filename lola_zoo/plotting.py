@@ -15,7 +15,7 @@ import numpy as np
 
 from lola_zoo.io import atomic_write_bytes
 
-__all__ = ["plot_learning_curves", "plot_policies", "save_figure"]
+__all__ = ["plot_learning_curves", "plot_policies", "plot_tournament_matrix", "save_figure"]
 
 _COLORS = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink", "tab:gray"]
 
@@ -117,4 +117,31 @@ def plot_policies(
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=7, loc="best")
     ax.grid(alpha=0.3, axis="y")
+    return save_figure(fig, path)
+
+
+def plot_tournament_matrix(
+    matrix: np.ndarray,
+    rows: Sequence[str],
+    cols: Sequence[str],
+    path: str | Path,
+    title: str = "average reward per step of the row player",
+) -> Path:
+    """Heat-map of a tournament's cross table, every cell annotated with its value."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(1.0 + 0.62 * len(cols), 0.8 + 0.45 * len(rows)))
+    image = ax.imshow(matrix, cmap="RdYlGn", aspect="auto")
+    ax.set_xticks(range(len(cols)), labels=list(cols), rotation=45, ha="right")
+    ax.set_yticks(range(len(rows)), labels=list(rows))
+    finite = matrix[np.isfinite(matrix)]
+    middle = float(finite.mean()) if finite.size else 0.0
+    for i in range(len(rows)):
+        for j in range(len(cols)):
+            if np.isfinite(matrix[i, j]):
+                ax.text(j, i, f"{matrix[i, j]:.2f}", ha="center", va="center", fontsize=7,
+                        color="black" if abs(matrix[i, j] - middle) < 1.0 else "white")
+    ax.set_xlabel("opponent (column)")
+    ax.set_ylabel("player (row)")
+    ax.set_title(title, fontsize=9)
+    fig.colorbar(image, ax=ax, fraction=0.04)
     return save_figure(fig, path)

@@ -69,6 +69,7 @@ CellFunction = Callable[[dict], Mapping[str, Any]]
 KINDS: dict[str, str | CellFunction] = {
     "exact": "lola_zoo.experiments.sweep:exact_cell",
     "exact-value": "lola_zoo.experiments.sweep:exact_value_cell",
+    "tournament-match": "lola_zoo.experiments.tournament:match_cell",
 }
 
 

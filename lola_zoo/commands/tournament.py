@@ -1,0 +1,55 @@
+"""``lola-zoo tournament``: the paper's round-robin tournament of learners, or every learner against fixed strategies."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+NAME = "tournament"
+HELP = "Round-robin tournament of learners learning together (defaults: the paper's IPD tournament)."
+ORDER = 40
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Game, entrants, mode, sizes, output, backend."""
+    from lola_zoo.experiments.tournament import DEFAULT_ENTRANTS, ENTRANTS, TournamentConfig
+
+    d = TournamentConfig.__dataclass_fields__
+    parser.add_argument("--game", default="ipd", help="registered two-player matrix game (default: ipd)")
+    parser.add_argument(
+        "--entrants", default=None,
+        help=f"comma-separated entrants (default: {','.join(DEFAULT_ENTRANTS)}); known: {', '.join(ENTRANTS)}",
+    )
+    parser.add_argument("--mode", default="round-robin", choices=["round-robin", "against-fixed"])
+    parser.add_argument("--runs", type=int, default=d["runs"].default, help="independent matches per pair")
+    parser.add_argument("--rounds", type=int, default=d["rounds"].default, help="rounds per match")
+    parser.add_argument("--steps-per-round", type=int, default=d["steps_per_round"].default)
+    parser.add_argument("--gamma", type=float, default=d["gamma"].default)
+    parser.add_argument("--lr", type=float, default=d["lr"].default, help="exact learners' learning rate")
+    parser.add_argument("--eta", type=float, default=d["eta"].default, help="LOLA's opponent learning rate")
+    parser.add_argument("--pg-lr", type=float, default=d["pg_lr"].default)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default=None, help="output folder (default: runs/tournament-<timestamp>); resumed if it holds results")
+    parser.add_argument("--backend", default="local", choices=["local", "ray"])
+    parser.add_argument("--workers", type=int, default=2, help="parallel matches (0: in this process)")
+    parser.add_argument("--no-progress", action="store_true")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Play, print the cross table and ranking, write CSV/JSON/PNG."""
+    from lola_zoo.experiments.tournament import TournamentConfig, format_tournament, run_tournament, save_tournament
+
+    entrants = tuple(e.strip() for e in args.entrants.split(",") if e.strip()) if args.entrants else ()
+    config = TournamentConfig(
+        game=args.game, entrants=entrants, mode=args.mode, runs=args.runs, rounds=args.rounds,
+        steps_per_round=args.steps_per_round, gamma=args.gamma, lr=args.lr, eta=args.eta, pg_lr=args.pg_lr,
+        seed=args.seed,
+    )
+    out = Path(args.out or f"runs/tournament-{time.strftime('%Y%m%d-%H%M%S')}")
+    print(f"tournament: {len(config.pairs())} matches x {config.runs} runs -> {out}")
+    result = run_tournament(config, out, backend=args.backend, workers=args.workers, progress=not args.no_progress)
+    print(format_tournament(result))
+    paths = save_tournament(result, out)
+    print("wrote " + ", ".join(str(p) for p in paths.values()))
+    return 0

@@ -1,0 +1,578 @@
+"""Round-robin tournament of learners in an iterated matrix game (Foerster et al. 2018, Sec. 5.1).
+
+Every pair of entrants — learners and fixed strategies — meets in ``runs`` independent matches,
+batched, and *learns together from scratch* (the paper's protocol).  A match is ``rounds`` rounds;
+in each round
+
+1. both play ``steps_per_round`` steps of the game against each other; online learners (NL-Q,
+   JAL-Q, FP) learn from every step, as in the reference tournament;
+2. the pair is scored by the exact per-step value ``(1 - gamma) V`` of their current memory-1
+   policies (no sampling noise);
+3. every other learner takes one update against a snapshot of its opponent's current policy,
+   simultaneously: exact-gradient learners (NL-Ex, LOLA-Ex, higher-order LOLA, SOS) on the exact
+   value with the opponent's logits, policy-gradient learners (NL-PG, LOLA-PG, LOLA-OM) on
+   episodes sampled against it.
+
+A learner that is not an exact learner shows its opponents the log-probabilities of its policy as
+logits, which is what the reference code did for its tabular baselines.  A row's score against a
+column is the row player's per-step value averaged over all rounds: the reward it *earned while
+learning*.  Matches are the cells of a :mod:`~lola_zoo.experiments.sweep`, so a tournament runs on a
+process pool or Ray, appends results atomically and resumes after an interruption.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, ClassVar, Sequence
+
+import numpy as np
+import torch
+
+import lola_zoo
+from lola_zoo.agents.exact_rules import Derivatives, make_learner
+from lola_zoo.agents.strategies import AlwaysCooperate, AlwaysDefect, TitForTat
+from lola_zoo.agents.tabular import TABULAR_LEARNERS, TabularConfig
+from lola_zoo.envs.games import MatrixGame
+from lola_zoo.experiments.report import t_quantile_975
+
+__all__ = [
+    "TournamentConfig",
+    "Entrant",
+    "ENTRANTS",
+    "PAPER_ENTRANTS",
+    "DEFAULT_ENTRANTS",
+    "FIXED_ENTRANTS",
+    "register_entrant",
+    "play_match",
+    "match_cell",
+    "run_tournament",
+    "TournamentResult",
+]
+
+DTYPE = torch.float64
+_EPS = 1e-6  # probabilities are clipped before turning into logits, as the reference did
+
+
+@dataclass(frozen=True)
+class TournamentConfig:
+    """Settings of one tournament; the defaults are the paper's IPD tournament (see docs/tournament.md).
+
+    :param game: registered two-player iterated matrix game.
+    :param entrants: entrant names (see :data:`ENTRANTS`).
+    :param mode: ``"round-robin"`` (every pair, self-play included) or ``"against-fixed"`` (every
+        learner against every fixed strategy).
+    :param runs: independent matches per pair (batched).
+    :param rounds: rounds per match.
+    :param steps_per_round: game steps played per round (online learners learn from each).
+    :param gamma: discount of the values and of every learner.
+    :param lr: learning rate of exact and policy-gradient learners (the reference: 1).
+    :param eta: LOLA's anticipated opponent learning rate.
+    :param pg_episodes: episodes per run sampled for one policy-gradient update.
+    :param pg_episode_length: steps per sampled episode.
+    :param pg_lr: learning rate of the policy-gradient learners.
+    :param seed: base seed; each pair derives its own.
+    """
+
+    game: str = "ipd"
+    entrants: tuple[str, ...] = ()
+    mode: str = "round-robin"
+    runs: int = 16
+    rounds: int = 300
+    steps_per_round: int = 20
+    gamma: float = 0.96
+    lr: float = 1.0
+    eta: float = 1.0
+    pg_episodes: int = 32
+    pg_episode_length: int = 25
+    pg_lr: float = 1.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        game = lola_zoo.game(self.game)
+        if game.n_players != 2:
+            raise ValueError(f"tournaments need a two-player game; {self.game!r} has {game.n_players}")
+        names = tuple(self.entrants) or DEFAULT_ENTRANTS
+        for name in names:
+            entrant_factory(name)
+        if len(set(names)) != len(names):
+            raise ValueError(f"entrants must be distinct, got {names}")
+        object.__setattr__(self, "entrants", names)
+        if self.mode not in ("round-robin", "against-fixed"):
+            raise ValueError(f"mode must be 'round-robin' or 'against-fixed', got {self.mode!r}")
+        if not 0.0 < self.gamma < 1.0:
+            raise ValueError(f"gamma must lie in (0, 1), got {self.gamma!r}")
+        for name in ("runs", "rounds", "steps_per_round", "pg_episodes", "pg_episode_length"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or int(value) != value or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        for name in ("lr", "eta", "pg_lr"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
+
+    def pairs(self) -> list[tuple[str, str]]:
+        """The matches: unordered pairs with self-play (round robin) or learner x fixed strategy."""
+        names = list(self.entrants)
+        if self.mode == "round-robin":
+            return [(a, b) for i, a in enumerate(names) for b in names[i:]]
+        fixed = [n for n in names if n in FIXED_ENTRANTS]
+        learners = [n for n in names if n not in FIXED_ENTRANTS]
+        if not fixed or not learners:
+            raise ValueError("against-fixed mode needs at least one learner and one fixed strategy among the entrants")
+        return [(a, b) for a in learners for b in fixed]
+
+
+@dataclass
+class OpponentView:
+    """A snapshot of one player's policy, as its opponent may read it (white-box)."""
+
+    probs: torch.Tensor  # (B, S, n)
+    logits: torch.Tensor  # (B, S) binary form for 2-action games, else (B, S, n)
+
+
+def logits_from_probs(probs: torch.Tensor) -> torch.Tensor:
+    """Logits of a policy table: log-odds of action 0 for two actions, log-probabilities otherwise."""
+    p = probs.clamp(_EPS, 1 - _EPS)
+    if probs.shape[-1] == 2:
+        return torch.log(p[..., 0]) - torch.log(p[..., 1])
+    return torch.log(p)
+
+
+class Entrant(ABC):
+    """One side of a batched match: a policy per run, and how it learns.
+
+    :param game: the stage game.
+    :param seat: 0 or 1.
+    :param config: the tournament settings.
+    :param generator: random generator of this entrant (initialisation, sampling).
+    """
+
+    online: ClassVar[bool] = False  # learns from every step of the match itself
+    fixed: ClassVar[bool] = False
+
+    def __init__(self, game: MatrixGame, seat: int, config: TournamentConfig, generator: torch.Generator) -> None:
+        self.game, self.seat, self.config, self.generator = game, seat, config, generator
+        self.runs = config.runs
+        self.n = game.n_actions[seat]
+        self.n_states = game.n_states
+
+    @abstractmethod
+    def policy(self) -> torch.Tensor:
+        """Current memory-1 policy ``(B, S, n)``."""
+
+    def logits(self) -> torch.Tensor:
+        """Differentiable-parameter view for exact learners (default: from the probabilities)."""
+        return logits_from_probs(self.policy())
+
+    def view(self) -> OpponentView:
+        """A detached snapshot for the opponent's update."""
+        return OpponentView(self.policy().detach().clone(), self.logits().detach().clone())
+
+    def act(self, states: torch.Tensor) -> torch.Tensor:
+        """Sample actions ``(B,)`` in own-perspective states ``(B,)``."""
+        probs = self.policy()[torch.arange(self.runs), states]
+        return torch.multinomial(probs, 1, generator=self.generator).squeeze(-1)
+
+    def observe(self, states: torch.Tensor, own: torch.Tensor, other: torch.Tensor, rewards: torch.Tensor) -> None:
+        """Online learning from one step (only online entrants use it)."""
+
+    def learn(self, opponent: OpponentView) -> None:
+        """One update against a snapshot of the opponent (non-online learners)."""
+
+
+class FixedEntrant(Entrant):
+    """A fixed memory-1 strategy in every run."""
+
+    fixed = True
+    table: ClassVar[Callable[[MatrixGame], torch.Tensor]]
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self._probs = self.table(self.game).to(DTYPE).expand(self.runs, -1, -1).clone()
+
+    def policy(self) -> torch.Tensor:
+        """The constant table."""
+        return self._probs
+
+
+def _fixed(strategy_cls: type) -> type[FixedEntrant]:
+    def table(game: MatrixGame) -> torch.Tensor:
+        if game.n_actions != (2, 2):
+            raise ValueError(f"{strategy_cls.__name__} needs a 2x2 game, got actions {game.n_actions}")
+        return torch.tensor(strategy_cls().probs)
+
+    return type(strategy_cls.__name__ + "Entrant", (FixedEntrant,), {"table": staticmethod(table)})
+
+
+class RandomEntrant(FixedEntrant):
+    """Uniformly random play."""
+
+    @staticmethod
+    def table(game: MatrixGame) -> torch.Tensor:  # type: ignore[override]
+        n = game.n_actions[0]
+        return torch.full((game.n_states, n), 1.0 / n)
+
+
+class ExactEntrant(Entrant):
+    """An exact-gradient learner (NL-Ex, LOLA-Ex, higher-order LOLA, SOS) on the closed-form value."""
+
+    rule: ClassVar[str] = "nl"
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        from lola_zoo.experiments.exact import make_value_fn
+
+        shape = (self.runs, self.n_states) if self.n == 2 else (self.runs, self.n_states, self.n)
+        self.theta = torch.randn(shape, generator=self.generator, dtype=DTYPE)  # N(0, 1), the reference init
+        self.learner = make_learner(self.rule, eta=self.config.eta)
+        self.value_fn = make_value_fn(self.game, self.config.gamma)
+
+    def logits(self) -> torch.Tensor:
+        """Its own parameters."""
+        return self.theta
+
+    def policy(self) -> torch.Tensor:
+        """Sigmoid (two actions) or softmax of the logits."""
+        if self.theta.dim() == 2:
+            p = torch.sigmoid(self.theta)
+            return torch.stack([p, 1 - p], -1)
+        return torch.softmax(self.theta, -1)
+
+    def learn(self, opponent: OpponentView) -> None:
+        """``theta += lr * direction`` with the opponent's logits in its seat."""
+        params = [self.theta, opponent.logits.to(DTYPE)]
+        if self.seat == 1:
+            params.reverse()
+        d = Derivatives(self.value_fn, params, create_graph=self.learner.second_order)
+        step = self.learner.direction(d, self.seat)
+        self.theta = (self.theta + self.config.lr * step).detach()
+
+
+class PGEntrant(Entrant):
+    """A policy-gradient learner (NL-PG, LOLA-PG, LOLA-OM) on episodes sampled against the opponent."""
+
+    mode: ClassVar[str | None] = None  # None: naive; "white-box": LOLA-PG; "black-box": LOLA-OM
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        from lola_zoo.agents.lola import LOLA
+        from lola_zoo.agents.naive import PolicyGradient
+        from lola_zoo.agents.policies import Memory1Policy
+        from lola_zoo.envs.batched import BatchedIteratedGame
+
+        form = "sigmoid" if self.n == 2 else "softmax"
+        m = self.game.n_actions[1 - self.seat]
+        self.policy_module = Memory1Policy(self.n_states, self.n, form, runs=self.runs, generator=self.generator,
+                                           dtype=DTYPE)
+        # The opponent as this learner sees it: its logits are overwritten from each snapshot.
+        self.opponent_module = Memory1Policy(self.n_states, m, form, runs=self.runs, init_std=0.0, dtype=DTYPE)
+        self.opponent_module.requires_grad_(False)
+        base = PolicyGradient(self.policy_module, lr=self.config.pg_lr, gamma=self.config.gamma)
+        self.learner = base if self.mode is None else LOLA(base, self.opponent_module, self.mode, eta=self.config.eta)
+        self.env = BatchedIteratedGame(self.game, (self.runs, self.config.pg_episodes), self.config.pg_episode_length,
+                                       dtype=DTYPE)
+
+    def policy(self) -> torch.Tensor:
+        """The memory-1 table."""
+        return self.policy_module.probs().detach()
+
+    def learn(self, opponent: OpponentView) -> None:
+        """Sample episodes against the opponent's snapshot, then take one (LOLA-)PG step."""
+        from lola_zoo.envs.batched import rollout
+
+        with torch.no_grad():
+            logits = opponent.logits.to(DTYPE)
+            self.opponent_module.logits.copy_(logits if logits.shape == self.opponent_module.logits.shape
+                                              else torch.log(opponent.probs.clamp_min(_EPS)))
+        seats = [self.policy_module, self.opponent_module]
+        if self.seat == 1:
+            seats.reverse()
+        episodes = rollout(self.env, seats, self.generator)
+        self.learner.update(episodes, self.seat)
+
+
+class TabularEntrant(Entrant):
+    """An online tabular learner (NL-Q, JAL-Q, FP) learning from every step of the match."""
+
+    online = True
+    key: ClassVar[str] = "nl-q"
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        cfg = TabularConfig(gamma=self.config.gamma)
+        self.learner = TABULAR_LEARNERS[self.key](self.game, self.seat, self.runs, cfg, self.generator, DTYPE)
+
+    def policy(self) -> torch.Tensor:
+        """Epsilon-greedy table."""
+        return self.learner.policy()
+
+    def act(self, states: torch.Tensor) -> torch.Tensor:
+        """Epsilon-greedy actions."""
+        return self.learner.act(states)
+
+    def observe(self, states: torch.Tensor, own: torch.Tensor, other: torch.Tensor, rewards: torch.Tensor) -> None:
+        """Tabular update."""
+        self.learner.observe(states, own, other, rewards)
+
+
+def _subclass(base: type, name: str, **attrs: Any) -> type:
+    return type(name, (base,), attrs)
+
+
+ENTRANTS: dict[str, tuple[type[Entrant], str]] = {
+    "NL-Ex": (_subclass(ExactEntrant, "NLEx", rule="nl"), "naive learner, exact gradients"),
+    "LOLA-Ex": (_subclass(ExactEntrant, "LOLAEx", rule="lola"), "LOLA, exact gradients (first-order shaping term)"),
+    "HOLA-Ex": (_subclass(ExactEntrant, "HOLAEx", rule="hola"), "higher-order LOLA: assumes a LOLA opponent"),
+    "SOS-Ex": (_subclass(ExactEntrant, "SOSEx", rule="sos"), "stable opponent shaping (Letcher et al. 2019)"),
+    "NL-PG": (_subclass(PGEntrant, "NLPG", mode=None), "naive policy gradient (REINFORCE with baseline)"),
+    "LOLA-PG": (_subclass(PGEntrant, "LOLAPG", mode="white-box"), "LOLA with DiCE policy gradients, white-box"),
+    "LOLA-OM": (_subclass(PGEntrant, "LOLAOM", mode="black-box"), "LOLA-PG with opponent modelling (black-box)"),
+    "NL-Q": (_subclass(TabularEntrant, "NLQ", key="nl-q"), "independent Q-learning, epsilon-greedy"),
+    "JAL-Q": (_subclass(TabularEntrant, "JALQ", key="jal-q"), "joint-action learner (Claus & Boutilier 1998)"),
+    "FP": (_subclass(TabularEntrant, "FP", key="fp"), "fictitious play with an exact best response"),
+    "TFT": (_fixed(TitForTat), "tit-for-tat"),
+    "AllD": (_fixed(AlwaysDefect), "always defect"),
+    "AllC": (_fixed(AlwaysCooperate), "always cooperate"),
+    "Random": (RandomEntrant, "uniformly random"),
+}
+
+#: the reference code's tournament (run_tournament.py): exact LOLA and NL, NL-Q, JAL-Q
+PAPER_ENTRANTS: tuple[str, ...] = ("NL-Ex", "LOLA-Ex", "NL-Q", "JAL-Q")
+FIXED_ENTRANTS: tuple[str, ...] = ("TFT", "AllD", "AllC", "Random")
+DEFAULT_ENTRANTS: tuple[str, ...] = (
+    "NL-Ex", "LOLA-Ex", "HOLA-Ex", "SOS-Ex", "NL-PG", "LOLA-PG", "LOLA-OM", "NL-Q", "JAL-Q", "FP", *FIXED_ENTRANTS,
+)
+
+
+def register_entrant(name: str, cls: type[Entrant], description: str = "", override: bool = False) -> None:
+    """Add an entrant type (a subclass of :class:`Entrant`) under ``name``."""
+    if name in ENTRANTS and not override:
+        raise ValueError(f"entrant {name!r} is already registered; pass override=True to replace it")
+    ENTRANTS[name] = (cls, description)
+
+
+def entrant_factory(name: str) -> type[Entrant]:
+    """The entrant class registered under ``name`` (case-insensitive)."""
+    lookup = {k.lower(): k for k in ENTRANTS}
+    key = lookup.get(str(name).lower())
+    if key is None:
+        import difflib
+
+        close = difflib.get_close_matches(str(name), list(ENTRANTS), n=3, cutoff=0.4)
+        hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+        raise KeyError(f"unknown entrant {name!r}{hint} (known: {', '.join(ENTRANTS)})")
+    return ENTRANTS[key][0]
+
+
+def _exact_values(game: MatrixGame, a: Entrant, b: Entrant, gamma: float) -> torch.Tensor:
+    from lola_zoo.envs.exact import exact_value_per_step
+
+    return exact_value_per_step(game, [a.policy(), b.policy()], gamma, kind="probs")
+
+
+def play_match(config: TournamentConfig, row: str, col: str, seed: int = 0, progress: bool = False) -> dict[str, Any]:
+    """Play ``config.runs`` batched matches of ``row`` (seat 0) against ``col`` (seat 1), learning together."""
+    game = lola_zoo.game(config.game)
+    gens = [torch.Generator().manual_seed(seed * 1_000_003 + k) for k in range(3)]
+    players = [entrant_factory(row)(game, 0, config, gens[0]), entrant_factory(col)(game, 1, config, gens[1])]
+    B = config.runs
+    rows = torch.arange(B)
+    payoff = torch.tensor(game.payoffs, dtype=DTYPE)  # (2, n0, n1)
+    m = game.n_actions[1]
+    n = game.n_actions[0]
+    values = torch.zeros(config.rounds, B, 2, dtype=DTYPE)
+    online = any(p.online for p in players)
+    from tqdm.auto import tqdm
+
+    for r in tqdm(range(config.rounds), desc=f"{row} vs {col}", disable=not progress, leave=False):
+        if online:
+            states = [torch.zeros(B, dtype=torch.long), torch.zeros(B, dtype=torch.long)]
+            for _ in range(config.steps_per_round):
+                a0, a1 = players[0].act(states[0]), players[1].act(states[1])
+                rewards = payoff[:, a0, a1]
+                nxt = [1 + a0 * m + a1, 1 + a1 * n + a0]
+                players[0].observe(states[0], a0, a1, rewards[0])
+                players[1].observe(states[1], a1, a0, rewards[1])
+                states = nxt
+        values[r] = _exact_values(game, players[0], players[1], config.gamma)
+        views = [p.view() for p in players]  # simultaneous: both learn against the other's snapshot
+        players[0].learn(views[1])
+        players[1].learn(views[0])
+    final = _exact_values(game, players[0], players[1], config.gamma)
+    if not torch.isfinite(values).all():
+        raise RuntimeError(f"{row} vs {col}: values became non-finite")
+    mean = values.mean(0)  # (B, 2): reward per step earned while learning
+    return {
+        "row": row,
+        "col": col,
+        "row_runs": mean[:, 0].tolist(),
+        "col_runs": mean[:, 1].tolist(),
+        "row_final_runs": final[:, 0].tolist(),
+        "col_final_runs": final[:, 1].tolist(),
+        "row_mean": float(mean[:, 0].mean()),
+        "col_mean": float(mean[:, 1].mean()),
+        "curve_row": values[:, :, 0].mean(1).tolist(),
+        "curve_col": values[:, :, 1].mean(1).tolist(),
+        "final_policy_row": players[0].policy().mean(0)[:, 0].tolist(),
+        "final_policy_col": players[1].policy().mean(0)[:, 0].tolist(),
+    }
+
+
+def match_cell(config: dict) -> dict[str, Any]:
+    """Sweep kind ``tournament-match``: one pair, from a plain-dict config with ``pair`` and ``seed``."""
+    cfg = dict(config)
+    row, col = cfg.pop("pair")
+    seed = int(cfg.pop("seed", 0))
+    torch.set_num_threads(1)  # tiny tensors: threads only add contention on the worker
+    cfg["entrants"] = tuple(cfg.get("entrants") or (row, col))
+    tc = TournamentConfig(**cfg)
+    # Each pair gets its own seed, derived from the base seed and the pair's position-free name.
+    pair_seed = seed * 7919 + sum(ord(c) * (i + 1) for i, c in enumerate(f"{row}|{col}")) % 100_003
+    return play_match(tc, row, col, pair_seed)
+
+
+@dataclass
+class TournamentResult:
+    """A finished tournament.
+
+    :param config: its settings.
+    :param names: entrants in table order.
+    :param matrix: ``matrix[i, j]`` = mean reward per step of ``names[i]`` playing ``names[j]``.
+    :param final: the same, for the policies at the end of the match.
+    :param per_run: ``(i, j) -> per-run rewards`` of the row player.
+    :param ranking: rows of ``{"entrant", "mean", "ci95", "opponents"}``, best first.
+    """
+
+    config: TournamentConfig
+    names: list[str]
+    matrix: np.ndarray
+    final: np.ndarray
+    per_run: dict[tuple[str, str], list[float]]
+    ranking: list[dict[str, Any]]
+    matches: list[dict[str, Any]] = field(default_factory=list)
+
+
+def aggregate(config: TournamentConfig, matches: Sequence[dict[str, Any]]) -> TournamentResult:
+    """Build the cross table and the ranking (mean over opponents, 95% CI over runs) from match results."""
+    names = list(config.entrants)
+    rows_names = names if config.mode == "round-robin" else [n for n in names if n not in FIXED_ENTRANTS]
+    cols_names = names if config.mode == "round-robin" else [n for n in names if n in FIXED_ENTRANTS]
+    index_r = {n: i for i, n in enumerate(rows_names)}
+    index_c = {n: i for i, n in enumerate(cols_names)}
+    matrix = np.full((len(rows_names), len(cols_names)), np.nan)
+    final = np.full_like(matrix, np.nan)
+    per_run: dict[tuple[str, str], list[float]] = {}
+    for m in matches:
+        a, b = m["row"], m["col"]
+        sides = [(a, b, "row"), (b, a, "col")]
+        for me, other, side in sides:
+            if me in index_r and other in index_c:
+                matrix[index_r[me], index_c[other]] = np.mean(m[f"{side}_runs"])
+                final[index_r[me], index_c[other]] = np.mean(m[f"{side}_final_runs"])
+                per_run[(me, other)] = list(m[f"{side}_runs"])
+            if a == b:
+                break  # self-play: one cell, the row side
+    ranking = []
+    for me in rows_names:
+        runs = [per_run[(me, o)] for o in cols_names if (me, o) in per_run]
+        if not runs:
+            continue
+        per_run_mean = np.mean(np.array(runs), axis=0)  # each run's average over opponents
+        k = len(per_run_mean)
+        sd = float(np.std(per_run_mean, ddof=1)) if k > 1 else 0.0
+        half = t_quantile_975(k - 1) * sd / math.sqrt(k) if k > 1 else float("nan")
+        ranking.append({"entrant": me, "mean": float(per_run_mean.mean()), "ci95": half, "opponents": len(runs)})
+    ranking.sort(key=lambda r: -r["mean"])
+    for place, r in enumerate(ranking, 1):
+        r["rank"] = place
+    result = TournamentResult(config, rows_names, matrix, final, per_run, ranking, list(matches))
+    result.cols = cols_names  # type: ignore[attr-defined]
+    return result
+
+
+def run_tournament(
+    config: TournamentConfig,
+    out_dir: str | Path,
+    *,
+    backend: str = "local",
+    workers: int = 2,
+    progress: bool = True,
+) -> TournamentResult:
+    """Play every match as a resumable sweep cell in ``out_dir``, then aggregate."""
+    from lola_zoo.experiments.sweep import SweepSpec, run_sweep
+
+    params = {k: v for k, v in asdict(config).items() if k not in ("entrants", "seed")}
+    params["entrants"] = list(config.entrants)
+    spec = SweepSpec(
+        kind="tournament-match",
+        grid={"pair": [list(p) for p in config.pairs()]},
+        seeds=[config.seed],
+        params=params,
+        name=f"tournament {config.game}",
+    )
+    result = run_sweep(spec, out_dir, backend=backend, workers=workers, progress=progress)
+    if result.failed:
+        raise RuntimeError(f"{len(result.failed)} match(es) failed; see {Path(out_dir) / 'errors.jsonl'}: {result.failed[0][1]}")
+    matches = [r["metrics"] if "metrics" in r else r for r in result.rows]
+    return aggregate(config, matches)
+
+
+def save_tournament(result: TournamentResult, out_dir: str | Path) -> dict[str, Path]:
+    """Write matrix.csv, ranking.csv, summary.json and matrix.png into ``out_dir`` (atomically)."""
+    from lola_zoo.io import atomic_write_csv, atomic_write_json
+    from lola_zoo.plotting import plot_tournament_matrix
+
+    out = Path(out_dir)
+    cols = result.cols  # type: ignore[attr-defined]
+    matrix_rows = [
+        {"player": name, **{c: _round(result.matrix[i, j]) for j, c in enumerate(cols)}}
+        for i, name in enumerate(result.names)
+    ]
+    paths = {
+        "matrix_csv": atomic_write_csv(out / "matrix.csv", matrix_rows, ["player", *cols]),
+        "ranking_csv": atomic_write_csv(out / "ranking.csv", result.ranking, ["rank", "entrant", "mean", "ci95", "opponents"]),
+        "summary_json": atomic_write_json(out / "summary.json", {
+            "config": asdict(result.config),
+            "rows": result.names,
+            "cols": cols,
+            "matrix": [[_round(v) for v in row] for row in result.matrix],
+            "final_matrix": [[_round(v) for v in row] for row in result.final],
+            "ranking": result.ranking,
+            "paper": PAPER_TOURNAMENT,
+        }),
+        "matrix_png": plot_tournament_matrix(
+            result.matrix, result.names, cols, out / "matrix.png",
+            title=f"{result.config.game}: reward per step of the row player while learning together",
+        ),
+    }
+    return paths
+
+
+def _round(v: float) -> float | None:
+    return None if not np.isfinite(v) else round(float(v), 4)
+
+
+def format_tournament(result: TournamentResult) -> str:
+    """The cross table and the ranking as plain text."""
+    cols = result.cols  # type: ignore[attr-defined]
+    width = max(8, *(len(n) for n in result.names))
+    lines = [f"{'row vs col':<{width}} " + " ".join(f"{c:>8}" for c in cols)]
+    for i, name in enumerate(result.names):
+        cells = " ".join(f"{v:>8.3f}" if np.isfinite(v) else f"{'':>8}" for v in result.matrix[i])
+        lines.append(f"{name:<{width}} {cells}")
+    lines.append("")
+    lines.append(f"{'rank':>4}  {'entrant':<{width}} {'mean':>8}  {'95% CI':>8}")
+    for r in result.ranking:
+        lines.append(f"{r['rank']:>4}  {r['entrant']:<{width}} {r['mean']:>8.3f}  +/-{r['ci95']:.3f}")
+    return "\n".join(lines)
+
+
+#: What the paper says of its tournament (Foerster et al. 2018, Sec. 5.1 and Fig. 3 of the AAMAS
+#: version): LOLA earns the highest average return in the IPD round robin.  Only the qualitative
+#: outcome is recorded: we could not re-read the figure's values.
+PAPER_TOURNAMENT = {
+    "source": "Foerster et al. 2018 (AAMAS), Sec. 5.1: round-robin tournament in the IPD",
+    "outcome": "LOLA-Ex achieves the highest average return; the exact per-entrant values were not re-checked",
+}

@@ -1,0 +1,129 @@
+"""The round-robin tournament: protocol, outputs, resumability and the LOLA-on-top outcome."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from lola_zoo.cli import main
+from lola_zoo.experiments.tournament import (
+    ENTRANTS,
+    TournamentConfig,
+    aggregate,
+    play_match,
+    run_tournament,
+    save_tournament,
+)
+
+
+def test_fixed_pairs_score_their_exact_value() -> None:
+    # Two fixed strategies never learn: every round scores the same exact value.
+    r = play_match(TournamentConfig(runs=3, rounds=4), "TFT", "AllD")
+    assert np.allclose(r["row_runs"], (1 - 0.96) * (-3 - 0.96 * 2 / 0.04))
+    assert np.allclose(r["col_runs"], (1 - 0.96) * (0 - 0.96 * 2 / 0.04))
+
+
+def test_identical_seeds_give_identical_matches_and_other_seeds_differ() -> None:
+    cfg = TournamentConfig(runs=4, rounds=20)
+    a, b = play_match(cfg, "LOLA-Ex", "NL-Q", seed=1), play_match(cfg, "LOLA-Ex", "NL-Q", seed=1)
+    assert a == b
+    assert play_match(cfg, "LOLA-Ex", "NL-Q", seed=2)["row_runs"] != a["row_runs"]
+
+
+def test_exact_lola_learns_to_cooperate_with_tft_and_defect_against_alld() -> None:
+    cfg = TournamentConfig(runs=16, rounds=150)
+    tft = play_match(cfg, "LOLA-Ex", "TFT")
+    alld = play_match(cfg, "LOLA-Ex", "AllD")
+    assert np.mean(tft["row_final_runs"]) > -1.1  # best response to TFT: cooperate (-1 per step)
+    assert np.mean(alld["row_final_runs"]) < -1.9 and np.mean(alld["row_final_runs"]) > -2.1  # defect
+
+
+def test_every_entrant_plays_a_short_match_against_tit_for_tat() -> None:
+    cfg = TournamentConfig(runs=2, rounds=3, steps_per_round=3, pg_episodes=4, pg_episode_length=5)
+    for name in ENTRANTS:
+        r = play_match(cfg, name, "TFT")
+        assert len(r["row_runs"]) == 2 and all(np.isfinite(r["row_runs"]))
+        assert all(0.0 <= p <= 1.0 for p in r["final_policy_row"])
+
+
+def test_ranking_and_matrix_aggregate_both_seats(tmp_path: Path) -> None:
+    cfg = TournamentConfig(entrants=("LOLA-Ex", "NL-Ex", "AllD"), runs=8, rounds=60)
+    result = run_tournament(cfg, tmp_path, workers=0, progress=False)
+    assert result.names == ["LOLA-Ex", "NL-Ex", "AllD"]
+    assert np.isfinite(result.matrix).all()
+    # The column player's side of a match fills the transposed cell: AllD's row against LOLA-Ex.
+    m = result.matches
+    lola_vs_alld = next(x for x in m if {x["row"], x["col"]} == {"LOLA-Ex", "AllD"})
+    side = "col" if lola_vs_alld["col"] == "AllD" else "row"
+    assert result.matrix[2, 0] == pytest.approx(np.mean(lola_vs_alld[f"{side}_runs"]))
+    means = {r["entrant"]: r["mean"] for r in result.ranking}
+    assert means["LOLA-Ex"] == pytest.approx(np.mean(result.matrix[0]), abs=1e-9)
+    assert [r["rank"] for r in result.ranking] == [1, 2, 3]
+    paths = save_tournament(result, tmp_path)
+    summary = json.loads(paths["summary_json"].read_text())
+    assert summary["rows"] == result.names and len(summary["ranking"]) == 3
+    assert paths["matrix_png"].read_bytes()[:4] == b"\x89PNG"
+    assert paths["matrix_csv"].read_text().splitlines()[0] == "player,LOLA-Ex,NL-Ex,AllD"
+
+
+def test_an_interrupted_tournament_resumes_without_replaying_matches(tmp_path: Path) -> None:
+    cfg = TournamentConfig(entrants=("LOLA-Ex", "NL-Ex", "TFT"), runs=4, rounds=20)
+    full = run_tournament(cfg, tmp_path / "full", workers=0, progress=False)
+    # Simulate a kill after the first three matches: keep three complete lines and a torn fourth.
+    part = tmp_path / "part"
+    part.mkdir()
+    lines = (tmp_path / "full" / "results.jsonl").read_text().splitlines(keepends=True)
+    (part / "results.jsonl").write_text("".join(lines[:3]) + lines[3][:40])
+    resumed = run_tournament(cfg, part, workers=0, progress=False)
+    assert np.array_equal(resumed.matrix, full.matrix)
+    rows = [json.loads(x) for x in (part / "results.jsonl").read_text().splitlines()]
+    assert len(rows) == len(cfg.pairs()) == len({r["cell_id"] for r in rows})
+
+
+def test_lola_ranks_at_the_top_of_the_papers_ipd_tournament(tmp_path: Path) -> None:
+    # The reference tournament's entrants: exact LOLA and naive learners, Q-learning, JAL-Q.
+    cfg = TournamentConfig(entrants=("LOLA-Ex", "NL-Ex", "NL-Q", "JAL-Q"), runs=16, rounds=150)
+    result = run_tournament(cfg, tmp_path, workers=0, progress=False)
+    assert result.ranking[0]["entrant"] == "LOLA-Ex", result.ranking
+
+
+def test_against_fixed_mode_puts_learners_in_rows_and_strategies_in_columns(tmp_path: Path) -> None:
+    cfg = TournamentConfig(entrants=("LOLA-Ex", "FP", "TFT", "AllD"), mode="against-fixed", runs=4, rounds=10)
+    assert cfg.pairs() == [("LOLA-Ex", "TFT"), ("LOLA-Ex", "AllD"), ("FP", "TFT"), ("FP", "AllD")]
+    result = run_tournament(cfg, tmp_path, workers=0, progress=False)
+    assert result.names == ["LOLA-Ex", "FP"] and result.cols == ["TFT", "AllD"]
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"entrants": ("LOLA-Ex", "NOPE")}, "unknown entrant 'NOPE'"),
+        ({"gamma": 1.0}, "gamma"),
+        ({"runs": 0}, "runs"),
+        ({"mode": "swiss"}, "mode"),
+        ({"game": "ipdd"}, "ipd"),
+        ({"lr": -1.0}, "lr"),
+    ],
+)
+def test_bad_configs_fail_with_a_named_problem(kwargs: dict, match: str) -> None:
+    with pytest.raises((ValueError, KeyError), match=match):
+        TournamentConfig(**kwargs)
+
+
+def test_cli_reports_bad_entrants_without_a_traceback(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["tournament", "--entrants", "LOLA-Ex,Foo", "--out", "/tmp/never"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown entrant 'Foo'" in err and "Traceback" not in err
+
+
+def test_cli_runs_a_small_tournament(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["tournament", "--entrants", "LOLA-Ex,TFT", "--runs", "2", "--rounds", "5", "--workers", "0",
+                 "--out", str(tmp_path), "--no-progress"])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "rank" in out and "LOLA-Ex" in out
+    assert (tmp_path / "matrix.png").exists() and (tmp_path / "ranking.csv").exists()
