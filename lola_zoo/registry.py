@@ -188,3 +188,4 @@ def game(id: str) -> MatrixGame:
 
 for _id, _game in CANONICAL_GAMES.items():
     register(_id, payoffs=_game, description=_game.description)
+register("coin-game", entry_point="lola_zoo.envs.coin_game:CoinGame", description="Coin Game (LOLA paper)")

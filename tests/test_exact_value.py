@@ -10,7 +10,15 @@ import lola_zoo
 from lola_zoo.agents.strategies import Memory1Strategy
 from lola_zoo.envs.exact import exact_value, exact_value_per_step, joint_chain, policy_probs
 
-torch.set_default_dtype(torch.float64)
+
+
+@pytest.fixture(autouse=True)
+def float64_default():
+    """Exact-value checks in double precision; restored afterwards so other modules keep float32."""
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(before)
 
 
 def monte_carlo_values(env_id: str, probs: list[np.ndarray], gamma: float, episodes: int, steps: int, seed: int):
