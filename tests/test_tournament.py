@@ -43,7 +43,8 @@ def test_exact_lola_learns_to_cooperate_with_tft_and_defect_against_alld() -> No
 
 
 def test_every_entrant_plays_a_short_match_against_tit_for_tat() -> None:
-    cfg = TournamentConfig(runs=2, rounds=3, steps_per_round=3, pg_episodes=4, pg_episode_length=5)
+    cfg = TournamentConfig(runs=2, rounds=3, steps_per_round=3, pg_episodes=4, pg_episode_length=5,
+                           sb3_steps_per_round=16, sb3_episode_length=8)
     for name in ENTRANTS:
         r = play_match(cfg, name, "TFT")
         assert len(r["row_runs"]) == 2 and all(np.isfinite(r["row_runs"]))
@@ -127,3 +128,11 @@ def test_cli_runs_a_small_tournament(tmp_path: Path, capsys: pytest.CaptureFixtu
     out = capsys.readouterr().out
     assert "rank" in out and "LOLA-Ex" in out
     assert (tmp_path / "matrix.png").exists() and (tmp_path / "ranking.csv").exists()
+
+
+def test_sb3_entrant_trains_against_the_opponents_current_policy() -> None:
+    # PPO against AllD: after some training in the co-learning match it cooperates less than at start.
+    cfg = TournamentConfig(runs=2, rounds=40, sb3_steps_per_round=64, sb3_episode_length=32)
+    r = play_match(cfg, "PPO", "AllD", seed=3)
+    early, late = np.mean(r["curve_row"][:5]), np.mean(r["curve_row"][-5:])
+    assert late > early, (early, late)  # defecting more against AllD raises the reward toward -2 from -3

@@ -73,6 +73,8 @@ class TournamentConfig:
     :param pg_episodes: episodes per run sampled for one policy-gradient update.
     :param pg_episode_length: steps per sampled episode.
     :param pg_lr: learning rate of the policy-gradient learners.
+    :param sb3_steps_per_round: environment steps each SB3 model trains per round (SB3 entrants).
+    :param sb3_episode_length: episode length of the SB3 models' single-agent view.
     :param seed: base seed; each pair derives its own.
     """
 
@@ -88,6 +90,8 @@ class TournamentConfig:
     pg_episodes: int = 32
     pg_episode_length: int = 25
     pg_lr: float = 1.0
+    sb3_steps_per_round: int = 64
+    sb3_episode_length: int = 32
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -104,7 +108,8 @@ class TournamentConfig:
             raise ValueError(f"mode must be 'round-robin' or 'against-fixed', got {self.mode!r}")
         if not 0.0 < self.gamma < 1.0:
             raise ValueError(f"gamma must lie in (0, 1), got {self.gamma!r}")
-        for name in ("runs", "rounds", "steps_per_round", "pg_episodes", "pg_episode_length"):
+        for name in ("runs", "rounds", "steps_per_round", "pg_episodes", "pg_episode_length",
+                     "sb3_steps_per_round", "sb3_episode_length"):
             value = getattr(self, name)
             if isinstance(value, bool) or int(value) != value or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
@@ -317,6 +322,61 @@ class TabularEntrant(Entrant):
         self.learner.observe(states, own, other, rewards)
 
 
+class SB3Entrant(Entrant):
+    """An SB3 model per run (PPO by default) that keeps training against the opponent's current policy.
+
+    SB3 has no batch-of-runs dimension, so this entrant loops over its runs in Python and costs
+    far more than the others; it is not in the default field (``--entrants ...,PPO`` adds it).
+    Each round every model trains ``sb3_steps_per_round`` steps in a single-agent view whose other
+    seat plays a snapshot of the opponent's memory-1 policy, one-hot observations.
+    """
+
+    algo: ClassVar[str] = "ppo"
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        from lola_zoo.agents.sb3 import SingleAgentView, _algorithm_class
+        from lola_zoo.agents.strategies import Memory1Strategy
+
+        cls = _algorithm_class(self.algo)
+        uniform = np.full((self.n_states, self.game.n_actions[1 - self.seat]), 1.0 / self.game.n_actions[1 - self.seat])
+        base_seed = int(torch.randint(0, 2**31 - 1, (1,), generator=self.generator))
+        self.opponents, self.models = [], []
+        for b in range(self.runs):
+            opponent = Memory1Strategy(uniform, name="snapshot")
+            opponent.seed(base_seed + b)
+            view = SingleAgentView(
+                self.config.game, seat=self.seat, opponents=opponent, update_opponents=False,
+                env_kwargs={"max_steps": self.config.sb3_episode_length, "observation_type": "onehot"},
+            )
+            kwargs: dict[str, Any] = {"gamma": self.config.gamma, "seed": base_seed + b, "verbose": 0,
+                                      "policy_kwargs": {"net_arch": [16]}}
+            if self.algo in ("ppo", "a2c"):
+                kwargs["n_steps"] = self.config.sb3_steps_per_round
+            if self.algo == "ppo":
+                kwargs["batch_size"] = min(64, self.config.sb3_steps_per_round)
+            self.opponents.append(opponent)
+            self.models.append(cls("MlpPolicy", view, **kwargs))
+        self._states = list(np.eye(self.n_states, dtype=np.float32))
+        self._refresh()
+
+    def _refresh(self) -> None:
+        from lola_zoo.agents.sb3 import policy_table
+
+        self._probs = torch.tensor(np.stack([policy_table(m, self._states) for m in self.models]), dtype=DTYPE)
+
+    def policy(self) -> torch.Tensor:
+        """Each model's action probabilities in every memory-1 state."""
+        return self._probs
+
+    def learn(self, opponent: OpponentView) -> None:
+        """Every model trains a few steps against its run's snapshot of the opponent."""
+        for b, (model, snapshot) in enumerate(zip(self.models, self.opponents)):
+            snapshot.load_state_dict({"probs": opponent.probs[b].numpy()})
+            model.learn(self.config.sb3_steps_per_round, reset_num_timesteps=False)
+        self._refresh()
+
+
 def _subclass(base: type, name: str, **attrs: Any) -> type:
     return type(name, (base,), attrs)
 
@@ -332,6 +392,8 @@ ENTRANTS: dict[str, tuple[type[Entrant], str]] = {
     "NL-Q": (_subclass(TabularEntrant, "NLQ", key="nl-q"), "independent Q-learning, epsilon-greedy"),
     "JAL-Q": (_subclass(TabularEntrant, "JALQ", key="jal-q"), "joint-action learner (Claus & Boutilier 1998)"),
     "FP": (_subclass(TabularEntrant, "FP", key="fp"), "fictitious play with an exact best response"),
+    "PPO": (_subclass(SB3Entrant, "PPOEntrant", algo="ppo"), "SB3 PPO, one model per run (slow; opt-in)"),
+    "A2C": (_subclass(SB3Entrant, "A2CEntrant", algo="a2c"), "SB3 A2C, one model per run (slow; opt-in)"),
     "TFT": (_fixed(TitForTat), "tit-for-tat"),
     "AllD": (_fixed(AlwaysDefect), "always defect"),
     "AllC": (_fixed(AlwaysCooperate), "always cooperate"),
