@@ -64,7 +64,9 @@ class Memory1Strategy(Agent):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore the probability table."""
-        self.__init__(state["probs"], self.name)  # type: ignore[misc]
+        # Validate through the base constructor, then keep this object's class and name.
+        checked = Memory1Strategy(state["probs"], self.name)
+        self.probs, self._cdf = checked.probs, checked._cdf
 
 
 def _two_by_two(p_start: float, p_cc: float, p_cd: float, p_dc: float, p_dd: float) -> list[float]:

@@ -12,7 +12,8 @@ import sys
 from lola_zoo.experiments.pg import AGENT_KINDS, PGConfig, paper_pg_config, quick_pg_config, run_pg_experiment
 
 NAME = "train"
-HELP = "Train two policy-gradient agents (nl, lola, lola-om, or a fixed strategy) in an iterated game."
+HELP = ("Train two agents (nl, lola, lola-om, ppo, a2c, dqn, or a fixed strategy) in an iterated game; "
+        "SB3 agents (ppo, a2c, dqn) train in the PettingZoo loop.")
 ORDER = 20
 
 _OVERRIDES = {
@@ -25,7 +26,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Game, agents, preset and every hyperparameter of :class:`PGConfig`."""
     parser.add_argument("--game", default="ipd", help="registered 2x2 game id (default: ipd)")
     parser.add_argument("--agents", nargs=2, default=["lola", "lola"], metavar=("ROW", "COL"),
-                        help=f"the two seats, each one of: {', '.join(AGENT_KINDS)} (default: lola lola)")
+                        help=f"the two seats, each one of: {', '.join(AGENT_KINDS)}, ppo, a2c, dqn "
+                             "(default: lola lola)")
+    parser.add_argument("--policy", choices=["conv", "gru"],
+                        help="coin-game only: conv (feed-forward, default) or gru (conv + GRU, the paper's kind)")
+    parser.add_argument("--episodes", type=int,
+                        help="with an SB3 agent: episodes played in the PettingZoo loop (default: 300)")
     parser.add_argument("--preset", choices=["quick", "paper"], default="quick",
                         help="quick: 64 episodes/batch, 75 updates, 10 seeds (under a minute); "
                              "paper: 4000 episodes/batch (default: quick)")
@@ -62,11 +68,51 @@ def config_from_args(args: argparse.Namespace) -> PGConfig:
     return make(args.game, tuple(args.agents), **overrides)
 
 
+def _run_mixed(args: argparse.Namespace) -> int:
+    """A pair with an SB3 agent: the plain PettingZoo loop (see lola_zoo.experiments.mixed)."""
+    import torch
+
+    from lola_zoo.experiments.mixed import MixedConfig, run_mixed_experiment
+
+    torch.set_num_threads(args.threads)
+    given = {"episodes": args.episodes, "episode_length": args.episode_length, "gamma": args.gamma,
+             "lr": args.lr, "episodes_per_update": args.episodes_per_batch, "seed": args.seed,
+             "checkpoint_every": args.checkpoint_every}
+    config = MixedConfig(game=args.game, agents=tuple(args.agents), **{k: v for k, v in given.items() if v is not None})
+    out = args.out or f"runs/train-{config.game}-{config.agents[0]}-{config.agents[1]}"
+    try:
+        summary = run_mixed_experiment(config, out, resume=args.resume, progress=not args.no_progress)
+    except KeyboardInterrupt:
+        print(f"interrupted: checkpoint and metrics written to {out}; continue with --resume", file=sys.stderr)
+        return 130
+    print(f"{config.game}: {summary['agents']['player_0']} vs {summary['agents']['player_1']}, "
+          f"{config.episodes} episodes of {config.episode_length}")
+    for i in range(2):
+        seat = f"player_{i}"
+        print(f"  {seat}: reward/step (last 10% of episodes) {summary['reward_per_step_last_10pct'][seat]:.3f}, "
+              f"exact (1-g)V of final policies {summary['exact_value_per_step_final'][i]:.3f}, "
+              "P(action 0 | start, CC, CD, DC, DD) "
+              + " ".join(f"{p:.2f}" for p in summary["final_policy_p_action0"][i]))
+    print(f"wrote {out}/metrics.json, metrics.csv, curves.png, checkpoint.pt")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the experiment, print a table of the final rewards, write the files."""
-    config = config_from_args(args)
+    from lola_zoo.experiments.mixed import SB3_ALGORITHMS
+
     if args.threads < 1:
         raise ValueError(f"--threads must be positive, got {args.threads}")
+    if args.game == "coin-game":  # grid game with conv policies: its own runner (lola_zoo.experiments.coin)
+        from lola_zoo.experiments.coin import train_command
+
+        return train_command(args)
+    if args.policy is not None:
+        raise ValueError("--policy applies to --game coin-game only")
+    if any(str(a).lower() in SB3_ALGORITHMS for a in args.agents):
+        return _run_mixed(args)
+    if args.episodes is not None:
+        raise ValueError("--episodes applies to SB3 agents only; PG runs count --updates x --episodes-per-batch")
     import torch
 
     import lola_zoo
