@@ -37,7 +37,7 @@ def test_exact_writes_summary_and_plots_for_one_configured_experiment(tmp_path, 
         (["exact", "--gamma", "1.5"], "gamma must lie in (0, 1)"),
         (["exact", "--gamma", "0"], "gamma must lie in (0, 1)"),
         (["exact", "--seeds", "0"], "seeds must be a positive integer"),
-        (["reproduce", "--only", "coin"], "unknown section 'coin'"),
+        (["reproduce", "--only", "no-such-section"], "unknown section 'no-such-section'"),
         (["reproduce", "--seeds", "0"], "seeds must be a positive integer"),
     ],
 )

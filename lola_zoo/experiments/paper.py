@@ -103,9 +103,13 @@ PAPER_NUMBERS: tuple[PaperNumber, ...] = (
 )
 
 
+#: Further tables of paper numbers, appended by section modules (policy gradients, Coin Game).
+EXTRA_PAPER_NUMBERS: list[PaperNumber] = []
+
+
 def paper_number(game: str, setting: str, metric: str) -> PaperNumber | None:
     """The paper's number for (game, setting, metric), or ``None`` when it reports none."""
-    for number in PAPER_NUMBERS:
+    for number in (*PAPER_NUMBERS, *EXTRA_PAPER_NUMBERS):
         if (number.game, number.setting, number.metric) == (game, setting, metric):
             return number
     return None
@@ -144,12 +148,14 @@ class Section:
     :param title: one line for the table header.
     :param run: ``SectionContext -> SectionResult``.
     :param tags: extra names that select it, e.g. ``("exact", "ipd")``.
+    :param default: run when no ``only`` is given; long sections set False and run with ``--only`` or ``--full``.
     """
 
     name: str
     title: str
     run: Callable[[SectionContext], SectionResult]
     tags: tuple[str, ...] = ()
+    default: bool = True
 
 
 #: The sections :func:`reproduce` runs, in order.  Append with :func:`register_section`.
@@ -169,9 +175,9 @@ def register_section(section: Section, override: bool = False) -> Section:
 
 
 def select_sections(only: Sequence[str] | str | None = None) -> list[Section]:
-    """The sections named (or tagged) in ``only``; all when ``only`` is empty."""
+    """The sections named (or tagged) in ``only``; every default section when ``only`` is empty."""
     if only is None or only == "" or only == []:
-        return list(SECTIONS)
+        return [s for s in SECTIONS if s.default]
     names = [n.strip() for n in (only.split(",") if isinstance(only, str) else only) if n.strip()]
     chosen = []
     for name in names:
@@ -373,3 +379,7 @@ def reproduce(
     say(f"wrote {out / 'summary.json'}, {out / 'table.csv'} and {len(plots)} plots in {seconds:.1f} s")
     summary["out_dir"] = str(out)
     return summary
+
+
+# Sections defined in their own modules register themselves on import (after the ones above).
+from lola_zoo.experiments import paper_pg  # noqa: E402,F401
