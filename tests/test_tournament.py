@@ -137,10 +137,3 @@ def test_sb3_entrant_trains_against_the_opponents_current_policy() -> None:
     early, late = np.mean(r["curve_row"][:5]), np.mean(r["curve_row"][-5:])
     assert late > early, (early, late)  # defecting more against AllD raises the reward toward -2 from -3
 
-
-def test_memory1_strategy_subclasses_restore_their_table() -> None:
-    from lola_zoo.agents.strategies import TitForTat
-
-    tft = TitForTat()
-    tft.load_state_dict({"probs": [0.5] * 5})
-    assert tft.name == "TFT" and np.allclose(tft.probs[:, 0], 0.5)
