@@ -113,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
         return _run_mixed(args)
     if args.episodes is not None:
         raise ValueError("--episodes applies to SB3 agents only; PG runs count --updates x --episodes-per-batch")
+    config = config_from_args(args)
     import torch
 
     import lola_zoo
