@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import numpy as np
@@ -33,16 +32,6 @@ MEMORY_ONE = {
 }
 
 
-def run_doc_page(page: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
-    """Execute the page's ```python blocks in order, in one namespace; return the namespace."""
-    text = (ROOT / "docs" / page).read_text(encoding="utf-8")
-    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
-    assert blocks, f"{page} has no python code"
-    monkeypatch.chdir(tmp_path)
-    namespace: dict = {"__name__": "__doc_page__"}
-    for block in blocks:
-        exec(compile(block, f"docs/{page}", "exec"), namespace)
-    return namespace
 
 
 def play_in_env(agent_0, agent_1, turns: int, seed: int = 0) -> tuple[list[tuple[int, int]], float, float]:
@@ -141,8 +130,8 @@ def test_axelrod_game_carries_our_payoffs():
     assert axelrod_game(None).RPST() == axl.Game().RPST()
 
 
-def test_tournament_with_a_lola_policy_and_axelrod_strategies_scores_as_our_env_does(tmp_path, monkeypatch):
-    ns = run_doc_page("integrations/axelrod.md", tmp_path, monkeypatch)
+def test_tournament_with_a_lola_policy_and_axelrod_strategies_scores_as_our_env_does(run_doc_page, tmp_path, monkeypatch):
+    ns = run_doc_page("integrations/axelrod.md")
     summary, lola = ns["summary"], ns["lola_policy"]
     names = ["LOLA (exact)", "TFT", "Defector", "Cooperator", "Grudger", "Win-Stay Lose-Shift", "Random: 0.5"]
     assert sorted(summary.names) == sorted(names)

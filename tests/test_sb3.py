@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import runpy
 import sys
 from pathlib import Path
@@ -25,16 +24,6 @@ ROOT = Path(__file__).resolve().parent.parent
 MATRIX_GAMES = [i for i in lola_zoo.registered() if lola_zoo.spec(i).game is not None]
 
 
-def run_doc_page(page: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
-    """Execute the page's ```python blocks in order, in one namespace; return the namespace."""
-    text = (ROOT / "docs" / page).read_text(encoding="utf-8")
-    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
-    assert blocks, f"{page} has no python code"
-    monkeypatch.chdir(tmp_path)
-    namespace: dict = {"__name__": "__doc_page__"}
-    for block in blocks:
-        exec(compile(block, f"docs/{page}", "exec"), namespace)
-    return namespace
 
 
 def _parameters(model) -> torch.Tensor:
@@ -185,8 +174,8 @@ def test_make_sb3_agent_rejects_bad_names_seats_and_arguments():
         SB3Agent(object())
 
 
-def test_docs_sb3_supersuit_page_code_runs(tmp_path, monkeypatch):
-    ns = run_doc_page("integrations/sb3-supersuit.md", tmp_path, monkeypatch)
+def test_docs_sb3_supersuit_page_code_runs(run_doc_page, tmp_path, monkeypatch):
+    ns = run_doc_page("integrations/sb3-supersuit.md")
     assert ns["p_cooperate"].shape == (5,)
     assert np.all((ns["p_cooperate"] >= 0) & (ns["p_cooperate"] <= 1))
     # The in-loop DQN page example ends defecting against always-defect.

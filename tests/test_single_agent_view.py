@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import runpy
 import sys
 from pathlib import Path
@@ -27,16 +26,6 @@ SEEDS = range(4)
 pytestmark = pytest.mark.filterwarnings("ignore:.*(spec|render).*:UserWarning")
 
 
-def run_doc_page(page: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
-    """Execute the page's ```python blocks in order, in one namespace; return the namespace."""
-    text = (ROOT / "docs" / page).read_text(encoding="utf-8")
-    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
-    assert blocks, f"{page} has no python code"
-    monkeypatch.chdir(tmp_path)
-    namespace: dict = {"__name__": "__doc_page__"}
-    for block in blocks:
-        exec(compile(block, f"docs/{page}", "exec"), namespace)
-    return namespace
 
 
 class CountingLearner(Agent):
@@ -173,8 +162,8 @@ def test_view_rejects_bad_seats_and_opponents():
         SingleAgentView("ipd", 0, TitForTat()).step(0)
 
 
-def test_docs_single_agent_view_page_code_runs(tmp_path, monkeypatch):
-    ns = run_doc_page("integrations/single-agent-view.md", tmp_path, monkeypatch)
+def test_docs_single_agent_view_page_code_runs(run_doc_page, tmp_path, monkeypatch):
+    ns = run_doc_page("integrations/single-agent-view.md")
     assert ns["learner"].model.num_timesteps == 256
 
 

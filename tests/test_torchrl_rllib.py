@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import runpy
 import sys
 from pathlib import Path
@@ -12,22 +11,12 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run_doc_page(page: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
-    """Execute the page's ```python blocks in order, in one namespace; return the namespace."""
-    text = (ROOT / "docs" / page).read_text(encoding="utf-8")
-    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
-    assert blocks, f"{page} has no python code"
-    monkeypatch.chdir(tmp_path)
-    namespace: dict = {"__name__": "__doc_page__"}
-    for block in blocks:
-        exec(compile(block, f"docs/{page}", "exec"), namespace)
-    return namespace
 
 
 @pytest.mark.filterwarnings("ignore:PettingZoo in TorchRL is tested:UserWarning")
-def test_torchrl_page_rollouts_follow_the_payoff_table(tmp_path, monkeypatch):
+def test_torchrl_page_rollouts_follow_the_payoff_table(run_doc_page, tmp_path, monkeypatch):
     pytest.importorskip("torchrl", reason="TorchRL is the optional extra lola-zoo[torchrl]")
-    ns = run_doc_page("integrations/torchrl.md", tmp_path, monkeypatch)
+    ns = run_doc_page("integrations/torchrl.md")
     rewards = ns["rollout"]["next", "player_0", "reward"].reshape(-1).tolist()
     # Tit-for-tat against always-defect: exploited once (CD = -3), then mutual defection (DD = -2).
     assert rewards == [-3.0] + [-2.0] * 9
@@ -49,9 +38,9 @@ def test_torchrl_example_runs_matrix_game_and_coin_game(monkeypatch):
 
 
 @pytest.mark.slow
-def test_rllib_page_trains_one_ppo_policy_per_seat(tmp_path, monkeypatch):
+def test_rllib_page_trains_one_ppo_policy_per_seat(run_doc_page, tmp_path, monkeypatch):
     pytest.importorskip("ray.rllib", reason="RLlib (ray[rllib], the extra lola-zoo[rllib]) is not installed")
-    ns = run_doc_page("integrations/rllib.md", tmp_path, monkeypatch)
+    ns = run_doc_page("integrations/rllib.md")
     assert ns["result"]["env_runners"]["num_episodes"] >= 1
 
 
