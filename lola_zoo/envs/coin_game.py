@@ -40,8 +40,9 @@ from typing import Any, Literal
 import numpy as np
 from gymnasium import spaces
 from gymnasium.utils import seeding
-from pettingzoo import ParallelEnv
 from pettingzoo.utils import parallel_to_aec, wrappers
+
+from lola_zoo.envs.base import DilemmaParallelEnv
 
 __all__ = [
     "ACTION_NAMES",
@@ -117,7 +118,7 @@ def validate_rules(grid_size: int, max_steps: int, n_players: int, coin_respawn:
         raise ValueError(f"tie_rule must be 'all' or 'first', got {tie_rule!r}")
 
 
-class CoinGame(ParallelEnv):
+class CoinGame(DilemmaParallelEnv):
     """The Coin Game (PettingZoo ParallelEnv); see the module docstring for the rules.
 
     :param grid_size: side of the square, wrapping grid (the paper: 3).
@@ -182,24 +183,6 @@ class CoinGame(ParallelEnv):
         self._owner = 0
         self._step = 0
         self._scores = [0.0] * self.n_players
-
-    # PettingZoo's tests and wrappers speak of ``max_cycles``; keep the two names in step.
-    @property
-    def max_cycles(self) -> int:
-        """Alias of ``max_steps`` under PettingZoo's name."""
-        return self.max_steps
-
-    @max_cycles.setter
-    def max_cycles(self, value: int) -> None:
-        self.max_steps = int(value)
-
-    def observation_space(self, agent: str) -> spaces.Space:
-        """Observation space of ``agent`` (the same object on every call)."""
-        return self.observation_spaces[agent]
-
-    def action_space(self, agent: str) -> spaces.Space:
-        """Action space of ``agent`` (the same object on every call)."""
-        return self.action_spaces[agent]
 
     # ------------------------------------------------------------------ state
     def _free_cell(self) -> int:
@@ -411,9 +394,6 @@ class CoinGame(ParallelEnv):
             print(text)
             return None
         return text
-
-    def close(self) -> None:
-        """Nothing to release; defined because ``render`` is."""
 
 
 metadata = CoinGame.metadata

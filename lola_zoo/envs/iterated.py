@@ -13,9 +13,9 @@ from typing import Any, Literal
 import numpy as np
 from gymnasium import spaces
 from gymnasium.utils import seeding
-from pettingzoo import ParallelEnv
 from pettingzoo.utils import parallel_to_aec, wrappers
 
+from lola_zoo.envs.base import DilemmaParallelEnv
 from lola_zoo.envs.games import CANONICAL_GAMES, MatrixGame
 
 __all__ = ["IteratedMatrixGame", "parallel_env", "env", "raw_env", "perspective_tables"]
@@ -37,7 +37,7 @@ def perspective_tables(game: MatrixGame) -> np.ndarray:
     return table
 
 
-class IteratedMatrixGame(ParallelEnv):
+class IteratedMatrixGame(DilemmaParallelEnv):
     """A :class:`MatrixGame` played repeatedly for ``max_steps`` rounds (PettingZoo ParallelEnv).
 
     :param game: the stage game, or the id of a canonical one (``"ipd"``, ``"imp"``, ...).
@@ -106,24 +106,6 @@ class IteratedMatrixGame(ParallelEnv):
         self._round = 0
         self._last_joint: tuple[int, ...] | None = None
         self._last_rewards: list[float] | None = None
-
-    # PettingZoo's tests and wrappers speak of ``max_cycles``; keep the two names in step.
-    @property
-    def max_cycles(self) -> int:
-        """Alias of ``max_steps`` under PettingZoo's name."""
-        return self.max_steps
-
-    @max_cycles.setter
-    def max_cycles(self, value: int) -> None:
-        self.max_steps = int(value)
-
-    def observation_space(self, agent: str) -> spaces.Space:
-        """Observation space of ``agent`` (the same object on every call)."""
-        return self.observation_spaces[agent]
-
-    def action_space(self, agent: str) -> spaces.Space:
-        """Action space of ``agent`` (the same object on every call)."""
-        return self.action_spaces[agent]
 
     def reset(
         self, seed: int | None = None, options: dict[str, Any] | None = None
@@ -219,9 +201,6 @@ class IteratedMatrixGame(ParallelEnv):
             print(text)
             return None
         return text
-
-    def close(self) -> None:
-        """Nothing to release; defined because ``render`` is."""
 
     def state(self) -> np.ndarray:
         """Global state: the previous joint action from player_0's perspective (as observed)."""
