@@ -38,6 +38,7 @@ NAV: list = [
     ("Experiments", [
         ("Reproducing the paper", "reproducing.md"),
         ("Policy-gradient results", "pg-results.md"),
+        ("Coin Game results", "coin-game-results.md"),
         ("Tournament", "tournament.md"),
         ("Sweeps and reports", "sweeps.md"),
     ]),

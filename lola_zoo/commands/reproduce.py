@@ -19,6 +19,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--only", default=None,
         help="comma-separated sections or tags to run, e.g. 'ipd-exact' or 'exact' (default: all)",
     )
+    parser.add_argument("--full", action="store_true",
+                        help="also run the long sections left out by default (the Coin Game, minutes)")
     parser.add_argument("--seeds", type=int, default=None, help="seeds per setting (default: 1000, --quick: 128)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars on stderr")
     parser.add_argument("--list", action="store_true", help="list the sections and exit")
@@ -31,10 +33,16 @@ def run(args: argparse.Namespace) -> int:
     if args.list:
         for section in paper.SECTIONS:
             tags = f"  [tags: {', '.join(section.tags)}]" if section.tags else ""
+            tags += "" if section.default else "  (not in the default run: --only or --full)"
             print(f"{section.name:<12} {section.title}{tags}")
         return 0
-    paper.select_sections(args.only)  # fail on unknown names before creating any folder
+    only = args.only
+    if args.full:
+        if only:
+            raise ValueError("give --full or --only, not both")
+        only = ",".join(section.name for section in paper.SECTIONS)
+    paper.select_sections(only)  # fail on unknown names before creating any folder
     paper.reproduce(
-        out_dir=args.out, quick=args.quick, only=args.only, progress=not args.no_progress, seeds=args.seeds
+        out_dir=args.out, quick=args.quick, only=only, progress=not args.no_progress, seeds=args.seeds
     )
     return 0

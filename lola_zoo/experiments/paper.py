@@ -383,3 +383,4 @@ def reproduce(
 
 # Sections defined in their own modules register themselves on import (after the ones above).
 from lola_zoo.experiments import paper_pg  # noqa: E402,F401
+from lola_zoo.experiments import coin  # noqa: E402,F401  (the "coin" section: --only coin or --full)
