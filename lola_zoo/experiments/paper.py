@@ -375,7 +375,8 @@ def reproduce(
     say("")
     say(format_table(rows))
     say("")
-    say("* paper value recalled from Foerster et al. (2018), Table 2; not re-checked here (see docs/reproducing.md)")
+    say("* paper value recalled from Foerster et al. (2018), not re-checked against a copy of the paper here "
+        "(see docs/reproducing.md); n/a: the paper reports no number for it")
     say(f"wrote {out / 'summary.json'}, {out / 'table.csv'} and {len(plots)} plots in {seconds:.1f} s")
     summary["out_dir"] = str(out)
     return summary
