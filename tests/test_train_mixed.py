@@ -54,6 +54,7 @@ def test_resume_continues_from_the_checkpoint(tmp_path: Path) -> None:
         (["--agents", "ppo", "tft", "--episodes", "0"], "episodes must be a positive integer"),
         (["--agents", "dqn", "tft", "--gamma", "1.5"], "gamma"),
         (["--agents", "lola", "lola", "--episodes", "3"], "--episodes applies to SB3 agents only"),
+        (["--agents", "lola", "lola", "--preset", "linear"], "--preset linear applies to --game coin-game only"),
     ],
 )
 def test_bad_arguments_give_one_error_line(argv: list[str], match: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -28,13 +28,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--agents", nargs=2, default=["lola", "lola"], metavar=("ROW", "COL"),
                         help=f"the two seats, each one of: {', '.join(AGENT_KINDS)}, ppo, a2c, dqn "
                              "(default: lola lola)")
-    parser.add_argument("--policy", choices=["conv", "gru"],
-                        help="coin-game only: conv (feed-forward, default) or gru (conv + GRU, the paper's kind)")
+    parser.add_argument("--policy", choices=["conv", "gru", "linear"],
+                        help="coin-game only: conv (feed-forward, default), gru (conv + GRU, the paper's kind) "
+                             "or linear (egocentric linear softmax)")
     parser.add_argument("--episodes", type=int,
                         help="with an SB3 agent: episodes played in the PettingZoo loop (default: 300)")
-    parser.add_argument("--preset", choices=["quick", "paper"], default="quick",
+    parser.add_argument("--preset", choices=["quick", "paper", "linear"], default="quick",
                         help="quick: 64 episodes/batch, 75 updates, 10 seeds (under a minute); "
-                             "paper: 4000 episodes/batch (default: quick)")
+                             "paper: 4000 episodes/batch (default: quick); "
+                             "linear: coin-game only, the linear-policy setting where LOLA's effect shows")
     parser.add_argument("--updates", type=int, help="learning steps")
     parser.add_argument("--episodes-per-batch", type=int, help="episodes per update and seed (paper: 4000)")
     parser.add_argument("--episode-length", type=int, help="rounds per episode (paper: 150)")
@@ -64,6 +66,8 @@ def config_from_args(args: argparse.Namespace) -> PGConfig:
             overrides[k] = getattr(args, k)
     if args.no_baseline:
         overrides["baseline"] = False
+    if args.preset == "linear":
+        raise ValueError("--preset linear applies to --game coin-game only")
     make = quick_pg_config if args.preset == "quick" else paper_pg_config
     return make(args.game, tuple(args.agents), **overrides)
 
