@@ -139,3 +139,12 @@ def test_a_broken_plugin_warns_instead_of_breaking_import(tmp_path: Path, monkey
     monkeypatch.syspath_prepend(str(tmp_path))
     with pytest.warns(UserWarning, match="plugin 'broken'.*failed to load"):
         registry.load_plugins(force=True)
+
+
+def test_importing_lola_zoo_and_making_an_env_does_not_import_torch() -> None:
+    # The PettingZoo envs are a thin facade: users dropping them into a loop should not pay torch's import.
+    import subprocess
+
+    code = "import sys, lola_zoo; env = lola_zoo.make('ipd'); env.reset(); print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
