@@ -19,7 +19,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from lola_zoo.agents.coin_policies import _init_rng
+from lola_zoo.agents.coin_policies import _CoinPolicyBase, _init_rng
 
 __all__ = ["CoinLinearPolicy", "egocentric_view"]
 
@@ -41,7 +41,7 @@ def egocentric_view(observation: torch.Tensor) -> torch.Tensor:
     return flat.gather(2, index).reshape(m, channels, g, g)
 
 
-class CoinLinearPolicy(nn.Module):
+class CoinLinearPolicy(_CoinPolicyBase):
     """Feed-forward linear softmax policy: ``pi(a | o) = softmax(W vec(o') + b)``, ``o'`` the (centred) grid.
 
     :param grid_size: side of the grid (the paper: 3).
@@ -62,14 +62,9 @@ class CoinLinearPolicy(nn.Module):
         init_std: float = 0.01,
         seed: int | None = None,
     ) -> None:
-        super().__init__()
-        for name, value in (("grid_size", grid_size), ("in_channels", in_channels), ("n_actions", n_actions)):
-            if isinstance(value, bool) or int(value) != value or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        super().__init__(grid_size, in_channels, n_actions, seed)
         if not init_std >= 0:
             raise ValueError(f"init_std must be non-negative, got {init_std!r}")
-        self.grid_size, self.in_channels, self.n_actions = int(grid_size), int(in_channels), int(n_actions)
-        self.obs_shape = (self.in_channels, self.grid_size, self.grid_size)
         self.egocentric = bool(egocentric)
         with _init_rng(seed):
             self.head = nn.Linear(self.in_channels * self.grid_size**2, self.n_actions)
@@ -82,11 +77,7 @@ class CoinLinearPolicy(nn.Module):
 
     def step(self, observation: torch.Tensor, hidden: None = None) -> tuple[torch.Tensor, None]:
         """Log-probabilities ``(*batch, n_actions)`` for one observation ``(*batch, C, g, g)``."""
-        if observation.dim() < 3 or tuple(observation.shape[-3:]) != self.obs_shape:
-            raise ValueError(f"observations must end in {self.obs_shape} (channels, grid, grid), "
-                             f"got {tuple(observation.shape)}")
-        lead = tuple(observation.shape[:-3])
-        flat = observation.reshape(-1, *self.obs_shape)
+        lead, flat = self._split(observation)
         if self.egocentric:
             flat = egocentric_view(flat)
         logits = self.head(flat.reshape(flat.shape[0], -1))
@@ -95,7 +86,4 @@ class CoinLinearPolicy(nn.Module):
     def forward(self, observations: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         """``log pi(a_t | o_t)``: ``(*batch, T, C, g, g)``, actions ``(*batch, T)`` -> ``(*batch, T)``."""
         log_probs, _ = self.step(observations)
-        if actions.shape != log_probs.shape[:-1]:
-            raise ValueError(f"actions {tuple(actions.shape)} must match the observations' batch and time "
-                             f"dimensions {tuple(log_probs.shape[:-1])}")
-        return log_probs.gather(-1, actions.long().unsqueeze(-1)).squeeze(-1)
+        return self._log_prob_of(log_probs, actions)

@@ -83,18 +83,20 @@ def _batch_shape(batch_shape: int | Sequence[int]) -> tuple[int, ...]:
 
 
 class _CoinPolicyBase(nn.Module):
-    """Shared checks and the conv encoder of both Coin Game policies."""
+    """Shared checks and helpers of the Coin Game policies (conv, recurrent, linear).
+
+    ``widths`` are further layer sizes a subclass has (``channels``, ``features``), checked alike.
+    """
 
     def __init__(
-        self, grid_size: int, in_channels: int, n_actions: int, channels: int, features: int, seed: int | None
+        self, grid_size: int, in_channels: int, n_actions: int, seed: int | None, **widths: int
     ) -> None:
         super().__init__()
         for name, value in (
             ("grid_size", grid_size),
             ("in_channels", in_channels),
             ("n_actions", n_actions),
-            ("channels", channels),
-            ("features", features),
+            *widths.items(),
         ):
             if isinstance(value, bool) or int(value) != value or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
@@ -148,7 +150,7 @@ class CoinConvPolicy(_CoinPolicyBase):
         features: int = 32,
         seed: int | None = None,
     ) -> None:
-        super().__init__(grid_size, in_channels, n_actions, channels, features, seed)
+        super().__init__(grid_size, in_channels, n_actions, seed, channels=channels, features=features)
         with _init_rng(seed):
             self.encoder = conv_encoder(self.grid_size, self.in_channels, int(channels), int(features))
             self.head = nn.Linear(int(features), self.n_actions)
@@ -192,7 +194,7 @@ class CoinRecurrentPolicy(_CoinPolicyBase):
         hidden_size: int = 32,
         seed: int | None = None,
     ) -> None:
-        super().__init__(grid_size, in_channels, n_actions, channels, features, seed)
+        super().__init__(grid_size, in_channels, n_actions, seed, channels=channels, features=features)
         if isinstance(hidden_size, bool) or int(hidden_size) != hidden_size or hidden_size < 1:
             raise ValueError(f"hidden_size must be a positive integer, got {hidden_size!r}")
         self.hidden_size = int(hidden_size)
