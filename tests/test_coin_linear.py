@@ -7,7 +7,7 @@ import torch
 
 from lola_zoo.agents.coin_linear import CoinLinearPolicy, egocentric_view
 from lola_zoo.envs.batched_coin import BatchedCoinGame
-from lola_zoo.experiments.coin import StackedPolicy
+from lola_zoo.agents.stacked import StackedPolicy
 
 
 @pytest.fixture(autouse=True)

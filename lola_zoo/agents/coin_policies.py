@@ -25,7 +25,7 @@ from typing import Iterator, Sequence
 import torch
 from torch import nn
 
-__all__ = ["CoinConvPolicy", "CoinRecurrentPolicy", "conv_encoder", "gru_cell"]
+__all__ = ["CoinConvPolicy", "CoinRecurrentPolicy", "CoinCritic", "conv_encoder", "gru_cell", "lstm_cell"]
 
 
 def conv_encoder(grid_size: int, in_channels: int, channels: int, features: int) -> nn.Sequential:
@@ -65,6 +65,28 @@ def gru_cell(x: torch.Tensor, h: torch.Tensor, cell: nn.GRUCell) -> torch.Tensor
     z = torch.sigmoid(i_z + h_z)
     n = torch.tanh(i_n + r * h_n)
     return n + z * (h - n)
+
+
+def lstm_cell(x: torch.Tensor, state: torch.Tensor, cell: nn.LSTMCell) -> torch.Tensor:
+    """``nn.LSTMCell``'s update in plain ops (vmap-able); ``state`` is ``[h, c]`` concatenated, ``(M, 2H)``.
+
+    One tensor rather than a ``(h, c)`` pair, so rollouts and :class:`StackedPolicy` carry an LSTM
+    state exactly like a GRU state.  Gates in torch's order i, f, g, o.
+    """
+    h, c = state.chunk(2, dim=-1)
+    gates = nn.functional.linear(x, cell.weight_ih, cell.bias_ih) + nn.functional.linear(h, cell.weight_hh, cell.bias_hh)
+    i, f, g, o = gates.chunk(4, dim=-1)
+    c_new = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+    h_new = torch.sigmoid(o) * torch.tanh(c_new)
+    return torch.cat([h_new, c_new], dim=-1)
+
+
+def _centred(flat: torch.Tensor) -> torch.Tensor:
+    """The self-centred grid of ``(M, C, g, g)`` (see :func:`lola_zoo.agents.coin_linear.egocentric_view`)."""
+    # Imported here: coin_linear imports this module, so a top-level import would be circular.
+    from lola_zoo.agents.coin_linear import egocentric_view
+
+    return egocentric_view(flat)
 
 
 @contextlib.contextmanager
@@ -139,6 +161,8 @@ class CoinConvPolicy(_CoinPolicyBase):
     :param channels: filters per convolution.
     :param features: width of the linear layer after the convolutions.
     :param seed: seed of the parameter initialisation (global RNG untouched); ``None``: torch's global RNG.
+    :param egocentric: roll the grid so the own cell is the centre before the convolutions (the
+        linear layer after them then reads positions relative to the player).
     """
 
     def __init__(
@@ -149,8 +173,10 @@ class CoinConvPolicy(_CoinPolicyBase):
         channels: int = 16,
         features: int = 32,
         seed: int | None = None,
+        egocentric: bool = False,
     ) -> None:
         super().__init__(grid_size, in_channels, n_actions, seed, channels=channels, features=features)
+        self.egocentric = bool(egocentric)
         with _init_rng(seed):
             self.encoder = conv_encoder(self.grid_size, self.in_channels, int(channels), int(features))
             self.head = nn.Linear(int(features), self.n_actions)
@@ -163,6 +189,8 @@ class CoinConvPolicy(_CoinPolicyBase):
     def step(self, observation: torch.Tensor, hidden: None = None) -> tuple[torch.Tensor, None]:
         """Log-probabilities ``(*batch, n_actions)`` for one observation ``(*batch, C, g, g)``."""
         lead, flat = self._split(observation)
+        if self.egocentric:
+            flat = _centred(flat)
         logits = self.head(self.encoder(flat))
         return torch.log_softmax(logits, dim=-1).reshape(*lead, self.n_actions), None
 
@@ -173,15 +201,18 @@ class CoinConvPolicy(_CoinPolicyBase):
 
 
 class CoinRecurrentPolicy(_CoinPolicyBase):
-    """Recurrent policy: circular conv encoder, a GRU cell carrying memory across steps, a linear head.
+    """Recurrent policy: circular conv encoder, a GRU (or LSTM) cell carrying memory across steps, a linear head.
 
     :param grid_size: side of the grid (the paper: 3).
     :param in_channels: observation planes (the Coin Game: 4).
     :param n_actions: number of moves (4).
     :param channels: filters per convolution.
     :param features: width of the linear layer after the convolutions.
-    :param hidden_size: size of the GRU state.
+    :param hidden_size: size of the GRU state (of ``h`` for the LSTM).
     :param seed: seed of the parameter initialisation (global RNG untouched); ``None``: torch's global RNG.
+    :param egocentric: roll the grid so the own cell is the centre before the convolutions.
+    :param cell: ``"gru"`` or ``"lstm"`` (the reference code's core).  The LSTM state is ``[h, c]``
+        concatenated, ``(*batch, 2 * hidden_size)``; the head reads ``h``.
     """
 
     def __init__(
@@ -193,34 +224,58 @@ class CoinRecurrentPolicy(_CoinPolicyBase):
         features: int = 32,
         hidden_size: int = 32,
         seed: int | None = None,
+        egocentric: bool = False,
+        cell: str = "gru",
     ) -> None:
         super().__init__(grid_size, in_channels, n_actions, seed, channels=channels, features=features)
         if isinstance(hidden_size, bool) or int(hidden_size) != hidden_size or hidden_size < 1:
             raise ValueError(f"hidden_size must be a positive integer, got {hidden_size!r}")
+        if cell not in ("gru", "lstm"):
+            raise ValueError(f"cell must be 'gru' or 'lstm', got {cell!r}")
         self.hidden_size = int(hidden_size)
+        self.egocentric, self.cell = bool(egocentric), cell
+        self.state_size = self.hidden_size * (2 if cell == "lstm" else 1)
         with _init_rng(seed):
             self.encoder = conv_encoder(self.grid_size, self.in_channels, int(channels), int(features))
-            self.gru = nn.GRUCell(int(features), self.hidden_size)
+            # The GRU keeps its attribute name, so existing checkpoints still load.
+            if cell == "gru":
+                self.gru = nn.GRUCell(int(features), self.hidden_size)
+            else:
+                self.lstm = nn.LSTMCell(int(features), self.hidden_size)
             self.head = nn.Linear(self.hidden_size, self.n_actions)
         self._shrink_head()
 
+    @property
+    def input_size(self) -> int:
+        """Width of the features entering the recurrent cell."""
+        return (self.gru if self.cell == "gru" else self.lstm).input_size
+
+    def _cell(self, x: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
+        return gru_cell(x, state, self.gru) if self.cell == "gru" else lstm_cell(x, state, self.lstm)
+
+    def _out(self, state: torch.Tensor) -> torch.Tensor:
+        """The part of the state the head reads (``h``)."""
+        return state[..., : self.hidden_size]
+
     def initial_state(self, batch_shape: int | Sequence[int]) -> torch.Tensor:
-        """Zeros ``(*batch_shape, hidden_size)`` on the parameters' device and dtype."""
+        """Zeros ``(*batch_shape, state_size)`` on the parameters' device and dtype."""
         p = self.head.weight
-        return torch.zeros(*_batch_shape(batch_shape), self.hidden_size, device=p.device, dtype=p.dtype)
+        return torch.zeros(*_batch_shape(batch_shape), self.state_size, device=p.device, dtype=p.dtype)
 
     def step(
         self, observation: torch.Tensor, hidden: torch.Tensor | None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """One step: observation ``(*batch, C, g, g)``, hidden ``(*batch, H)`` -> log-probs, new hidden."""
         lead, flat = self._split(observation)
+        if self.egocentric:
+            flat = _centred(flat)
         if hidden is None:
             hidden = self.initial_state(lead)
-        if tuple(hidden.shape) != (*lead, self.hidden_size):
-            raise ValueError(f"hidden must have shape {(*lead, self.hidden_size)}, got {tuple(hidden.shape)}")
-        new_hidden = gru_cell(self.encoder(flat), hidden.reshape(-1, self.hidden_size), self.gru)
-        log_probs = torch.log_softmax(self.head(new_hidden), dim=-1)
-        return log_probs.reshape(*lead, self.n_actions), new_hidden.reshape(*lead, self.hidden_size)
+        if tuple(hidden.shape) != (*lead, self.state_size):
+            raise ValueError(f"hidden must have shape {(*lead, self.state_size)}, got {tuple(hidden.shape)}")
+        new_hidden = self._cell(self.encoder(flat), hidden.reshape(-1, self.state_size))
+        log_probs = torch.log_softmax(self.head(self._out(new_hidden)), dim=-1)
+        return log_probs.reshape(*lead, self.n_actions), new_hidden.reshape(*lead, self.state_size)
 
     def forward(self, observations: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         """``log pi(a_t | o_<=t)`` from ``initial_state``: ``(*batch, T, C, g, g)`` -> ``(*batch, T)``."""
@@ -228,12 +283,61 @@ class CoinRecurrentPolicy(_CoinPolicyBase):
             raise ValueError(f"observations must be (*batch, T, C, g, g), got {tuple(observations.shape)}")
         lead, flat = self._split(observations, extra_dims=1)
         batch, n_steps = lead[:-1], lead[-1]
-        # The encoder sees every frame at once; only the GRU runs step by step.
-        features = self.encoder(flat).reshape(-1, n_steps, self.gru.input_size)
+        if self.egocentric:
+            flat = _centred(flat)
+        # The encoder sees every frame at once; only the recurrent cell runs step by step.
+        features = self.encoder(flat).reshape(-1, n_steps, self.input_size)
         hidden = self.initial_state(features.shape[0])
         outputs = []
         for t in range(n_steps):
-            hidden = gru_cell(features[:, t], hidden, self.gru)
-            outputs.append(hidden)
+            hidden = self._cell(features[:, t], hidden)
+            outputs.append(self._out(hidden))
         log_probs = torch.log_softmax(self.head(torch.stack(outputs, dim=1)), dim=-1)
         return self._log_prob_of(log_probs.reshape(*batch, n_steps, self.n_actions), actions)
+
+
+class CoinCritic(_CoinPolicyBase):
+    """A learned value baseline: both players' expected discounted return-to-go from one seat's view.
+
+    ``forward(observations, actions=None) -> (*batch, T, 2)``: column 0 estimates the seat's own
+    return from step t on, ``G_t = sum_{k>=t} gamma^(k-t) r_k``, column 1 its opponent's.  It reads
+    the self-centred grid (the Coin Game state is fully observed, so this suffices for a baseline)
+    and the fraction of the episode left (finite episodes: the return shrinks towards the end).
+    ``actions`` is accepted and ignored so that :class:`~lola_zoo.agents.stacked.StackedPolicy`
+    stacks a critic per seed exactly like a policy.  The value at step t never depends on the
+    action of step t, which is what keeps a DiCE baseline unbiased.
+
+    :param grid_size: side of the grid.
+    :param in_channels: observation planes (4).
+    :param hidden: width of the two hidden layers.
+    :param seed: seed of the initialisation (global RNG untouched).
+    :param egocentric: centre the grid on the player first.
+    """
+
+    def __init__(
+        self, grid_size: int = 3, in_channels: int = 4, hidden: int = 64, seed: int | None = None,
+        egocentric: bool = True,
+    ) -> None:
+        super().__init__(grid_size, in_channels, 2, seed, hidden=hidden)
+        self.egocentric = bool(egocentric)
+        with _init_rng(seed):
+            self.body = nn.Sequential(
+                nn.Linear(in_channels * grid_size * grid_size + 1, int(hidden)), nn.ReLU(),
+                nn.Linear(int(hidden), int(hidden)), nn.ReLU(),
+            )
+            self.head = nn.Linear(int(hidden), 2)
+        nn.init.zeros_(self.head.weight)
+        nn.init.zeros_(self.head.bias)  # starts at V = 0: the first baseline is "none", never a wild one
+
+    def forward(self, observations: torch.Tensor, actions: torch.Tensor | None = None) -> torch.Tensor:
+        """Values ``(*batch, T, 2)`` (own, opponent) of observations ``(*batch, T, C, g, g)``."""
+        if observations.dim() < 4:
+            raise ValueError(f"observations must be (*batch, T, C, g, g), got {tuple(observations.shape)}")
+        lead, flat = self._split(observations, extra_dims=1)
+        n_steps = lead[-1]
+        if self.egocentric:
+            flat = _centred(flat)
+        left = 1.0 - torch.arange(n_steps, device=flat.device, dtype=flat.dtype) / n_steps
+        left = left.repeat(flat.shape[0] // n_steps).unsqueeze(-1)
+        x = torch.cat([flat.reshape(flat.shape[0], -1), left], dim=-1)
+        return self.head(self.body(x)).reshape(*lead, 2)

@@ -33,7 +33,7 @@ from lola_zoo.envs.coin_game import (
     validate_rules,
 )
 
-__all__ = ["BatchedCoinGame", "PerSeatView", "coin_game_metrics"]
+__all__ = ["BatchedCoinGame", "PerSeatView", "RecordingCoinView", "coin_game_metrics", "per_run_coin_metrics"]
 
 
 class BatchedCoinGame:
@@ -345,4 +345,59 @@ def coin_game_metrics(
         "own_coin_share_per_player": own / (own + other),
         "points_per_episode": rewards.sum(dim=dims).double() / n_episodes,
         "coins_per_episode": (own + other) / n_episodes,
+    }
+
+
+class RecordingCoinView(PerSeatView):
+    """:class:`PerSeatView` that also keeps who picked which coin at every step of the current episodes.
+
+    After a :func:`~lola_zoo.envs.batched.rollout`, :meth:`pickups` returns ``picked_own`` and
+    ``picked_other`` as ``(*batch_shape, T, N)`` bool tensors, aligned with ``Episodes.rewards``.
+    """
+
+    def __init__(self, env: BatchedCoinGame) -> None:
+        super().__init__(env)
+        self._own: list[torch.Tensor] = []
+        self._other: list[torch.Tensor] = []
+
+    def reset(self, seed: int | None = None) -> list[torch.Tensor]:
+        """Start every game and clear the record."""
+        self._own, self._other = [], []
+        return super().reset(seed)
+
+    def step(self, actions: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor, dict[str, Any]]:
+        """Step every game and record the pickups."""
+        obs, rewards, info = super().step(actions)
+        self._own.append(info["picked_own"])
+        self._other.append(info["picked_other"])
+        return obs, rewards, info
+
+    def pickups(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(picked_own, picked_other)``, each ``(*batch_shape, T, N)``, of the episodes since the last reset."""
+        if not self._own:
+            raise RuntimeError("no steps recorded since the last reset()")
+        t_dim = len(self.batch_shape)
+        return torch.stack(self._own, dim=t_dim), torch.stack(self._other, dim=t_dim)
+
+
+def per_run_coin_metrics(
+    rewards: torch.Tensor, picked_own: torch.Tensor, picked_other: torch.Tensor
+) -> dict[str, torch.Tensor]:
+    """The paper's Coin Game metrics per run, from tensors ``(runs, episodes, T, N)``.
+
+    Returns ``own_coin_share`` ``(runs,)``: own-colour pickups / all pickups, both players pooled
+    (NaN for a run in which no coin was picked); ``points_per_episode`` ``(runs, N)``: mean return
+    per episode; ``coins_per_episode`` ``(runs,)``: pickups per episode, both players together.
+    """
+    if not (rewards.shape == picked_own.shape == picked_other.shape) or rewards.dim() != 4:
+        raise ValueError("rewards, picked_own and picked_other must all be (runs, episodes, T, N), got "
+                         f"{tuple(rewards.shape)}, {tuple(picked_own.shape)}, {tuple(picked_other.shape)}")
+    n_episodes = rewards.shape[1]
+    own = picked_own.double().sum(dim=(1, 2, 3))
+    total = own + picked_other.double().sum(dim=(1, 2, 3))
+    share = torch.where(total > 0, own / total.clamp_min(1), torch.full_like(own, float("nan")))
+    return {
+        "own_coin_share": share,
+        "points_per_episode": rewards.double().sum(dim=2).mean(dim=1),
+        "coins_per_episode": total / n_episodes,
     }

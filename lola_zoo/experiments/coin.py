@@ -32,14 +32,14 @@ from typing import Any, Callable, Sequence
 
 import torch
 from torch import nn
-from torch.func import functional_call, vmap
 
 from lola_zoo.agents.coin_linear import CoinLinearPolicy
 from lola_zoo.agents.coin_policies import CoinConvPolicy, CoinRecurrentPolicy
 from lola_zoo.agents.lola import LOLA
 from lola_zoo.agents.naive import PolicyGradient
 from lola_zoo.envs.batched import Episodes, rollout
-from lola_zoo.envs.batched_coin import BatchedCoinGame, PerSeatView
+from lola_zoo.envs.batched_coin import BatchedCoinGame, RecordingCoinView, per_run_coin_metrics
+from lola_zoo.agents.stacked import StackedPolicy
 from lola_zoo.io import atomic_torch_save, atomic_write_csv, atomic_write_json
 
 __all__ = [
@@ -200,88 +200,6 @@ def linear_coin_config(agents: tuple[str, str] = ("lola", "lola"), **overrides: 
 
 
 # --------------------------------------------------------------------------- stacked policies
-class StackedPolicy(nn.Module):
-    """``runs`` independent copies of one policy network as a single module with a leading runs dimension.
-
-    Every parameter of the member network appears here with shape ``(runs, *shape)``; ``step`` and
-    ``forward`` are ``torch.func.vmap`` of the member's own methods over that dimension and over
-    the leading dimension of the observations (and hidden states).  Nothing is shared between runs,
-    so the gradient of an objective summed over runs is each run's own gradient — which is how the
-    learners in :mod:`lola_zoo.agents` already treat a leading batch dimension — and Adam, being
-    elementwise, steps each run as if it were alone.
-
-    :param make: ``seed -> nn.Module`` building one member policy (the three-method policy interface).
-    :param runs: number of independent copies.
-    :param seed: member ``k`` is built with seed ``seed + k``.
-    """
-
-    def __init__(self, make: Callable[[int], nn.Module], runs: int, seed: int = 0) -> None:
-        super().__init__()
-        if isinstance(runs, bool) or int(runs) != runs or runs < 1:
-            raise ValueError(f"runs must be a positive integer, got {runs!r}")
-        members = [make(int(seed) + k) for k in range(int(runs))]
-        # Kept in a list so it is not a registered submodule: only the stacked copies are parameters.
-        self._template = [members[0]]
-        self._names = [n for n, _ in members[0].named_parameters()]
-        for name in self._names:
-            stacked = torch.stack([dict(m.named_parameters())[name].detach() for m in members])
-            self.register_parameter(name.replace(".", "__"), nn.Parameter(stacked.clone()))
-        self.runs = int(runs)
-
-    def member_parameters(self) -> dict[str, torch.Tensor]:
-        """The stacked parameters under the member network's own names."""
-        return {n: getattr(self, n.replace(".", "__")) for n in self._names}
-
-    def member(self, run: int) -> nn.Module:
-        """A standalone copy of run ``run``'s network (e.g. to play it in the PettingZoo env)."""
-        net = copy.deepcopy(self._template[0])
-        with torch.no_grad():
-            for name, p in net.named_parameters():
-                p.copy_(self.member_parameters()[name][run])
-        return net
-
-    def _check(self, x: torch.Tensor) -> None:
-        if x.dim() == 0 or x.shape[0] != self.runs:
-            raise ValueError(f"this policy holds {self.runs} runs: inputs need a leading dimension of "
-                             f"{self.runs}, got shape {tuple(x.shape)}")
-
-    def initial_state(self, batch_shape: int | Sequence[int]) -> Any:
-        """The member's initial state for ``batch_shape`` (which starts with the runs dimension)."""
-        return self._template[0].initial_state(batch_shape)
-
-    def step(self, observation: torch.Tensor, hidden: Any = None) -> tuple[torch.Tensor, Any]:
-        """Log-probabilities ``(runs, *batch, n_actions)`` and the new hidden state, every run at once."""
-        self._check(observation)
-        stepper = _StepCall(self._template[0])
-        params = {f"net.{k}": v for k, v in self.member_parameters().items()}
-        if hidden is None:  # vmap cannot return None: map the log-probabilities only
-            one = lambda p, o: functional_call(stepper, p, (o, None))[0]  # noqa: E731
-            return vmap(one)(params, observation), None
-        one_recurrent = lambda p, o, h: functional_call(stepper, p, (o, h))  # noqa: E731
-        return vmap(one_recurrent)(params, observation, hidden)
-
-    def forward(self, observations: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
-        """``log pi(a_t | history_t)`` ``(runs, *batch, T)`` of whole trajectories, every run at once."""
-        self._check(observations)
-        net = self._template[0]
-        one = lambda p, o, a: functional_call(net, p, (o, a))  # noqa: E731
-        return vmap(one)(self.member_parameters(), observations, actions)
-
-    def extra_repr(self) -> str:
-        return f"runs={self.runs}, member={type(self._template[0]).__name__}"
-
-
-class _StepCall(nn.Module):
-    """Exposes a policy's ``step`` as ``forward``, so ``functional_call`` can substitute its parameters."""
-
-    def __init__(self, net: nn.Module) -> None:
-        super().__init__()
-        self.net = net
-
-    def forward(self, observation: torch.Tensor, hidden: Any) -> tuple[torch.Tensor, Any]:
-        return self.net.step(observation, hidden)
-
-
 def _make_policy(config: CoinConfig) -> Callable[[int], nn.Module]:
     if config.policy == "linear":
         return lambda s: CoinLinearPolicy(config.grid_size, 4, 4, egocentric=True, seed=s)
@@ -292,61 +210,6 @@ def _make_policy(config: CoinConfig) -> Callable[[int], nn.Module]:
 
 
 # --------------------------------------------------------------------------- env and metrics
-class RecordingCoinView(PerSeatView):
-    """:class:`PerSeatView` that also keeps who picked which coin at every step of the current episodes.
-
-    After a :func:`~lola_zoo.envs.batched.rollout`, :meth:`pickups` returns ``picked_own`` and
-    ``picked_other`` as ``(*batch_shape, T, N)`` bool tensors, aligned with ``Episodes.rewards``.
-    """
-
-    def __init__(self, env: BatchedCoinGame) -> None:
-        super().__init__(env)
-        self._own: list[torch.Tensor] = []
-        self._other: list[torch.Tensor] = []
-
-    def reset(self, seed: int | None = None) -> list[torch.Tensor]:
-        """Start every game and clear the record."""
-        self._own, self._other = [], []
-        return super().reset(seed)
-
-    def step(self, actions: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor, dict[str, Any]]:
-        """Step every game and record the pickups."""
-        obs, rewards, info = super().step(actions)
-        self._own.append(info["picked_own"])
-        self._other.append(info["picked_other"])
-        return obs, rewards, info
-
-    def pickups(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(picked_own, picked_other)``, each ``(*batch_shape, T, N)``, of the episodes since the last reset."""
-        if not self._own:
-            raise RuntimeError("no steps recorded since the last reset()")
-        t_dim = len(self.batch_shape)
-        return torch.stack(self._own, dim=t_dim), torch.stack(self._other, dim=t_dim)
-
-
-def per_run_coin_metrics(
-    rewards: torch.Tensor, picked_own: torch.Tensor, picked_other: torch.Tensor
-) -> dict[str, torch.Tensor]:
-    """The paper's Coin Game metrics per run, from tensors ``(runs, episodes, T, N)``.
-
-    Returns ``own_coin_share`` ``(runs,)``: own-colour pickups / all pickups, both players pooled
-    (NaN for a run in which no coin was picked); ``points_per_episode`` ``(runs, N)``: mean return
-    per episode; ``coins_per_episode`` ``(runs,)``: pickups per episode, both players together.
-    """
-    if not (rewards.shape == picked_own.shape == picked_other.shape) or rewards.dim() != 4:
-        raise ValueError("rewards, picked_own and picked_other must all be (runs, episodes, T, N), got "
-                         f"{tuple(rewards.shape)}, {tuple(picked_own.shape)}, {tuple(picked_other.shape)}")
-    n_episodes = rewards.shape[1]
-    own = picked_own.double().sum(dim=(1, 2, 3))
-    total = own + picked_other.double().sum(dim=(1, 2, 3))
-    share = torch.where(total > 0, own / total.clamp_min(1), torch.full_like(own, float("nan")))
-    return {
-        "own_coin_share": share,
-        "points_per_episode": rewards.double().sum(dim=2).mean(dim=1),
-        "coins_per_episode": total / n_episodes,
-    }
-
-
 # --------------------------------------------------------------------------- learners
 def _build_learner(kind: str, config: CoinConfig, policy: StackedPolicy, other: StackedPolicy, seat: int) -> Any:
     base = PolicyGradient(policy, config.lr, config.gamma, "adam", config.baseline)
