@@ -9,4 +9,4 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet "torch==2.13.0"
-.venv/bin/python -m pip install --quiet -e ".[${LOLA_ZOO_EXTRAS:-sb3,axelrod,torchrl,ray,docs,test}]"
+.venv/bin/python -m pip install --quiet -e ".[${LOLA_ZOO_EXTRAS:-sb3,axelrod,torchrl,ray,loggers,docs,test}]"

@@ -1,4 +1,4 @@
-"""Coin Game training: seeds batched as a leading dimension, metrics, determinism, outputs, resume, learning."""
+"""Coin Game training pieces: seeds batched as a leading dimension (StackedPolicy), per-run coin metrics."""
 
 from __future__ import annotations
 
@@ -14,20 +14,8 @@ from lola_zoo.agents.naive import PolicyGradient
 from lola_zoo.cli import main
 from lola_zoo.envs.batched import rollout
 from lola_zoo.envs.batched_coin import BatchedCoinGame, coin_game_metrics
-from lola_zoo.experiments.coin import (
-    CoinConfig,
-    RecordingCoinView,
-    StackedPolicy,
-    per_run_coin_metrics,
-    run_coin_experiment,
-)
-
-
-def _tiny(**kw) -> CoinConfig:
-    base = dict(agents=("lola", "nl"), runs=2, updates=4, episodes_per_batch=4, episode_length=6, window=2,
-                checkpoint_every=2, lr=0.05, eta=1.0, seed=3)
-    base.update(kw)
-    return CoinConfig(**base)
+from lola_zoo.agents.stacked import StackedPolicy
+from lola_zoo.envs.batched_coin import RecordingCoinView, per_run_coin_metrics
 
 
 @pytest.mark.parametrize("member", [CoinConvPolicy, CoinRecurrentPolicy])
@@ -107,93 +95,3 @@ def test_metrics_are_per_run_and_nan_when_a_run_picked_nothing() -> None:
     assert m["coins_per_episode"].tolist() == pytest.approx([4 / 3, 0.0])
     with pytest.raises(ValueError, match="runs, episodes, T, N"):
         per_run_coin_metrics(torch.zeros(3, 4, 2), own[0], other[0])
-
-
-@pytest.mark.parametrize("agents,policy", [(("lola", "nl"), "conv"), (("lola-om", "lola"), "gru")])
-def test_same_seed_gives_the_same_run_and_history_rows_are_sane(agents, policy) -> None:
-    a = run_coin_experiment(_tiny(agents=agents, policy=policy), progress=False)
-    b = run_coin_experiment(_tiny(agents=agents, policy=policy), progress=False)
-    c = run_coin_experiment(_tiny(agents=agents, policy=policy, seed=4), progress=False)
-    assert a.history == b.history
-    assert a.history != c.history
-    assert [r["update"] for r in a.history] == [1, 2, 3, 4]
-    for row in a.history:
-        assert 0.0 <= row["own_coin_share"] <= 1.0
-        assert row["coins_per_episode"] >= 0
-        # Every pickup scores +1 for the picker and every other-colour pickup -2 for the owner, so the
-        # mean points can never exceed the coins picked per player.
-        assert row["points_mean"] <= row["coins_per_episode"] / 2 + 1e-9
-    s = a.summary()
-    assert len(s["own_coin_share"]["per_run"]) == 2 and s["setting"].startswith("LOLA")
-
-
-def test_outputs_and_interrupted_then_resumed_run_equals_a_straight_run(tmp_path) -> None:
-    config = _tiny()
-    straight = run_coin_experiment(config, out_dir=tmp_path / "straight", progress=False)
-    metrics = json.loads((tmp_path / "straight" / "metrics.json").read_text())
-    assert len(metrics["history"]) == 4 and "own_coin_share" in metrics["summary"]
-    assert (tmp_path / "straight" / "metrics.csv").read_text().startswith("update,own_coin_share")
-    assert (tmp_path / "straight" / "curves.png").read_bytes()[:4] == b"\x89PNG"
-
-    def interrupt(row):
-        if row["update"] == 3:
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        run_coin_experiment(config, out_dir=tmp_path / "resumed", progress=False, on_update=interrupt)
-    resumed = run_coin_experiment(config, out_dir=tmp_path / "resumed", progress=False, resume=True)
-    assert resumed.history == straight.history
-    with pytest.raises(ValueError, match="different settings"):
-        run_coin_experiment(_tiny(lr=0.5), out_dir=tmp_path / "resumed", progress=False, resume=True)
-
-
-@pytest.mark.parametrize(
-    "kw,match",
-    [({"agents": ("nl", "tft")}, "unknown Coin Game agent"), ({"policy": "lstm"}, "policy"),
-     ({"episodes_per_batch": 1}, "baseline"), ({"lr": 0.0}, "lr"), ({"tie_rule": "red"}, "tie_rule")],
-)
-def test_bad_settings_are_refused_with_a_clear_message(kw, match) -> None:
-    with pytest.raises(ValueError, match=match):
-        _tiny(**kw)
-
-
-def test_train_command_dispatches_coin_game_and_writes_its_files(tmp_path, capsys) -> None:
-    out = tmp_path / "coin"
-    code = main(["train", "--game", "coin-game", "--agents", "nl", "lola", "--updates", "2", "--runs", "2",
-                 "--episodes-per-batch", "3", "--episode-length", "5", "--out", str(out), "--no-progress"])
-    assert code == 0
-    text = capsys.readouterr().out
-    assert "share of own-colour coins picked" in text and "NL-PG vs LOLA-PG" in text
-    assert json.loads((out / "metrics.json").read_text())["config"]["agents"] == ["nl", "lola"]
-    assert main(["train", "--game", "coin-game", "--agents", "nl", "tft", "--no-progress",
-                 "--out", str(tmp_path / "x")]) == 2
-    assert "unknown Coin Game agent" in capsys.readouterr().err
-
-
-def test_naive_learners_learn_to_pick_up_more_coins() -> None:
-    # NL-PG's own return grows with the coins it picks, so after 50 updates the seats collect more
-    # coins per episode than the random initial policies (measured: +17% to +23% on seeds 0 and 1;
-    # single seeds are noisy at this tiny batch, so the mean over 4 seeds is asserted).
-    config = CoinConfig(agents=("nl", "nl"), runs=4, updates=50, episodes_per_batch=16, episode_length=16,
-                        lr=0.02, window=5, seed=0)
-    result = run_coin_experiment(config, progress=False)
-    first = result.history[0]["coins_per_episode"]
-    last = float(result.final["coins_per_episode"].mean())
-    assert last > 1.1 * first, (first, result.final["coins_per_episode"].tolist())
-
-
-def test_reproduce_coin_section_runs_only_when_asked_and_reports_both_settings(tmp_path, monkeypatch) -> None:
-    from lola_zoo.experiments import coin, paper
-
-    assert "coin" not in [s.name for s in paper.select_sections(None)]  # the default run stays short
-    assert [s.name for s in paper.select_sections("coin")] == ["coin"]
-    tiny = lambda agents, **kw: _tiny(agents=agents, **{"updates": 2, **kw})  # noqa: E731
-    monkeypatch.setattr(coin, "quick_coin_config", tiny)
-    summary = paper.reproduce(out_dir=tmp_path, quick=True, only="coin", progress=False, echo=None)
-    rows = {(r["setting"], r["metric"]): r for r in summary["rows"]}
-    assert rows[("NL vs NL", "own_coin_share")]["paper"] == 0.5
-    lola_row = rows[("LOLA vs LOLA", "own_coin_share")]
-    nl_share = summary["sections"]["coin"]["NL vs NL"]["own_coin_share"]["mean"]
-    assert lola_row["passed"] == (lola_row["ours"] > nl_share + float(lola_row["target"].split("+ ")[1].split()[0]) / 100)
-    assert (tmp_path / "coin-curves.png").read_bytes()[:4] == b"\x89PNG"
-    assert (tmp_path / "coin-lola-lola" / "metrics.json").is_file()

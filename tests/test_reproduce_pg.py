@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from lola_zoo.experiments import paper
+from lola_zoo import paper
 
 
 def test_pg_sections_are_registered_and_selected_by_tag() -> None:

@@ -46,6 +46,11 @@ class StackedPolicy(nn.Module):
             self.register_parameter(name.replace(".", "__"), nn.Parameter(stacked.clone()))
         self.runs = int(runs)
 
+    def _apply(self, fn: Any, *args: Any, **kwargs: Any) -> "StackedPolicy":
+        # .to(device) must move the template too: its initial_state allocates on its own device.
+        self._template[0]._apply(fn, *args, **kwargs)
+        return super()._apply(fn, *args, **kwargs)
+
     def member_parameters(self) -> dict[str, torch.Tensor]:
         """The stacked parameters under the member network's own names."""
         return {n: getattr(self, n.replace(".", "__")) for n in self._names}

@@ -6,6 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from lola_zoo.devices import add_device_argument
+
 NAME = "exact"
 HELP = "Run one exact-gradient experiment (e.g. LOLA vs NL in the IPD) batched over seeds; writes summary and plots."
 ORDER = 20
@@ -33,18 +35,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dtype", default="float64", choices=["float64", "float32"])
     parser.add_argument("--out", default=None, help="output folder (default: runs/exact-<timestamp>)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    add_device_argument(parser, default="cpu")
 
 
 def run(args: argparse.Namespace) -> int:
     """Validate, run, print the summary, write summary.json and the PNG plots."""
     from lola_zoo.experiments.exact import ExactConfig, run_exact, save_exact_outputs, summarize
-    from lola_zoo.experiments.paper import default_out_dir
+    from lola_zoo.paper.core import default_out_dir
     from lola_zoo.io import atomic_write_json
 
     config = ExactConfig(
         game=args.game, learners=tuple(args.learners), lr=tuple(args.lr), eta=tuple(args.eta), gamma=args.gamma,
         seeds=args.seeds, steps=args.steps, init_std=args.init_std, seed=args.seed, sos_a=args.sos_a,
-        sos_b=args.sos_b, hola_order=args.order, dtype=args.dtype,
+        sos_b=args.sos_b, hola_order=args.order, dtype=args.dtype, device=args.device,
     )
     out = Path(args.out) if args.out else default_out_dir("exact")
     out.mkdir(parents=True, exist_ok=True)

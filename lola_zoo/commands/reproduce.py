@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from lola_zoo.devices import add_device_argument
+
 NAME = "reproduce"
 HELP = "Reproduce the LOLA paper's experiments (no arguments needed): table, summary.json and plots."
 ORDER = 10
@@ -24,11 +26,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seeds", type=int, default=None, help="seeds per setting (default: 1000, --quick: 128)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars on stderr")
     parser.add_argument("--list", action="store_true", help="list the sections and exit")
+    parser.add_argument("--policy", default=None,
+                        help="Coin Game section: the policy whose setting to run (e.g. linear, gru; default: linear)")
+    add_device_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the selected sections and print where the outputs went."""
-    from lola_zoo.experiments import paper
+    from lola_zoo import paper
+    from lola_zoo.devices import resolve_device
 
     if args.list:
         for section in paper.SECTIONS:
@@ -42,7 +48,9 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError("give --full or --only, not both")
         only = ",".join(section.name for section in paper.SECTIONS)
     paper.select_sections(only)  # fail on unknown names before creating any folder
+    resolve_device(args.device)  # and on a device that is not there
     paper.reproduce(
-        out_dir=args.out, quick=args.quick, only=only, progress=not args.no_progress, seeds=args.seeds
+        out_dir=args.out, quick=args.quick, only=only, progress=not args.no_progress, seeds=args.seeds,
+        device=args.device, policy=args.policy,
     )
     return 0

@@ -17,6 +17,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("spec", nargs="?", help="sweep spec (.json/.yaml: kind, grid, seeds, params); "
                         "omit to resume the spec saved in --out, or build one with --kind/--grid")
     parser.add_argument("--out", required=True, help="output folder (results.jsonl, results.csv, sweep.json)")
+    parser.add_argument("--device", default=None, metavar="{auto,cpu,cuda}",
+                        help="device of every cell (added to the cells' params; default: the kinds' own)")
     parser.add_argument("--kind", help="cell kind when no spec file is given (e.g. exact, exact-value)")
     parser.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2",
                         help="one grid axis (repeatable); values are parsed as JSON where possible")
@@ -68,6 +70,11 @@ def _spec(args: argparse.Namespace):
         spec["params"][key] = _value(value)
     if args.seeds is not None:
         spec["seeds"] = args.seeds
+    if args.device is not None and "device" not in spec["grid"]:
+        from lola_zoo.devices import resolve_device
+
+        resolve_device(args.device)  # fail before any cell runs
+        spec["params"]["device"] = args.device  # every cell's config takes it (exact, train, tournament-match)
     return spec_from_dict(spec)
 
 

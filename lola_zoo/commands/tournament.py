@@ -6,6 +6,8 @@ import argparse
 import time
 from pathlib import Path
 
+from lola_zoo.devices import add_device_argument
+
 NAME = "tournament"
 HELP = "Round-robin tournament of learners learning together (defaults: the paper's IPD tournament)."
 ORDER = 40
@@ -34,6 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", default="local", choices=["local", "ray"])
     parser.add_argument("--workers", type=int, default=2, help="parallel matches (0: in this process)")
     parser.add_argument("--no-progress", action="store_true")
+    add_device_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -44,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     config = TournamentConfig(
         game=args.game, entrants=entrants, mode=args.mode, runs=args.runs, rounds=args.rounds,
         steps_per_round=args.steps_per_round, gamma=args.gamma, lr=args.lr, eta=args.eta, pg_lr=args.pg_lr,
-        seed=args.seed,
+        seed=args.seed, device=args.device,
     )
     out = Path(args.out or f"runs/tournament-{time.strftime('%Y%m%d-%H%M%S')}")
     print(f"tournament: {len(config.pairs())} matches x {config.runs} runs -> {out}")

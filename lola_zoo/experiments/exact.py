@@ -68,6 +68,8 @@ class ExactConfig:
     :param sos_b: SOS's ``b`` (Letcher et al. 2019 use 0.1).
     :param hola_order: order of higher-order LOLA (``"hola"``); 2 = the opponent is a LOLA learner.
     :param dtype: ``"float64"`` (default: second derivatives with lr 1 are touchy) or ``"float32"``.
+    :param device: ``cpu``, ``cuda`` or ``auto``; initial logits are drawn on the CPU (the same runs on
+        every device) and moved there.
     :param threads: torch CPU threads while running (1: these small batched ops lose to thread
         contention on a shared machine); ``None`` leaves torch's setting alone.
     """
@@ -86,6 +88,7 @@ class ExactConfig:
     hola_order: int = 2
     dtype: str = "float64"
     threads: int | None = 1
+    device: str = "cpu"
 
     def __post_init__(self) -> None:
         stage = lola_zoo.game(self.game)  # unknown ids raise KeyError naming the closest ids
@@ -114,6 +117,9 @@ class ExactConfig:
             raise ValueError(f"SOS needs sos_a >= 0 and sos_b >= 0, got {self.sos_a!r}, {self.sos_b!r}")
         if int(self.hola_order) != self.hola_order or self.hola_order < 1:
             raise ValueError(f"hola_order must be a positive integer, got {self.hola_order!r}")
+        from lola_zoo.devices import resolve_device
+
+        resolve_device(self.device)  # an unknown name or a missing GPU fails here
         if self.dtype not in _DTYPES:
             raise ValueError(f"dtype must be one of {sorted(_DTYPES)}, got {self.dtype!r}")
         if self.threads is not None and (int(self.threads) != self.threads or self.threads < 1):
@@ -189,21 +195,22 @@ def make_value_fn(game: MatrixGame, gamma: float, fast: bool = True) -> ValueFn:
         return lambda params: exact_value(game, params, gamma)
     # Seat-order state s seen by player 1: start stays 0, joint action j maps through its perspective.
     perm = [0, *perspective_tables(game)[1].tolist()]
-    cache: dict[torch.dtype, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
+    cache: dict[tuple[torch.dtype, torch.device], tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
 
     def value(params: Sequence[torch.Tensor]) -> torch.Tensor:
         th0, th1 = params
         if th0.dim() != 2 or th0.shape[-1] != 5 or th1.shape != th0.shape:
             return exact_value(game, params, gamma)  # other layouts: the general engine
-        if th0.dtype not in cache:
+        key = (th0.dtype, th0.device)
+        if key not in cache:
             eye5 = torch.eye(5, dtype=th0.dtype, device=th0.device)
-            cache[th0.dtype] = (
+            cache[key] = (
                 payoff_matrix(game, th0.dtype, th0.device).T.contiguous(),
                 torch.eye(4, dtype=th0.dtype, device=th0.device),
                 # a permutation matrix, not fancy indexing: its backward is a matmul, not an index_put
                 eye5[perm].T.contiguous(),
             )
-        rt, eye, to_seat_order = cache[th0.dtype]
+        rt, eye, to_seat_order = cache[key]
         a = torch.sigmoid(th0)
         b = torch.sigmoid(th1) @ to_seat_order
         na, nb = 1.0 - a, 1.0 - b
@@ -224,7 +231,10 @@ def initial_params(config: ExactConfig, game: MatrixGame | None = None) -> list[
     for n in game.n_actions:
         shape = (config.seeds, game.n_states) if n == 2 else (config.seeds, game.n_states, n)
         params.append(config.init_std * torch.randn(shape, generator=gen, dtype=dtype))
-    return params
+    from lola_zoo.devices import resolve_device
+
+    device = resolve_device(config.device)
+    return [p.to(device) for p in params]
 
 
 def policy_probs_first_action(params: torch.Tensor) -> torch.Tensor:

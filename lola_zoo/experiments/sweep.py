@@ -68,6 +68,7 @@ CellFunction = Callable[[dict], Mapping[str, Any]]
 # importable by worker processes that never saw a runtime ``register_kind`` call.
 KINDS: dict[str, str | CellFunction] = {
     "exact": "lola_zoo.experiments.sweep:exact_cell",
+    "train": "lola_zoo.experiments.engine:train_cell",
     "exact-value": "lola_zoo.experiments.sweep:exact_value_cell",
     "tournament-match": "lola_zoo.experiments.tournament:match_cell",
 }

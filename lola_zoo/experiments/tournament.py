@@ -76,6 +76,7 @@ class TournamentConfig:
     :param sb3_steps_per_round: environment steps each SB3 model trains per round (SB3 entrants).
     :param sb3_episode_length: episode length of the SB3 models' single-agent view.
     :param seed: base seed; each pair derives its own.
+    :param device: ``cpu`` or ``auto`` (= CPU: matches are launch-bound tables); ``cuda`` is refused with a reason.
     """
 
     game: str = "ipd"
@@ -93,8 +94,15 @@ class TournamentConfig:
     sb3_steps_per_round: int = 64
     sb3_episode_length: int = 32
     seed: int = 0
+    device: str = "cpu"
 
     def __post_init__(self) -> None:
+        from lola_zoo.devices import resolve_device
+
+        if self.device != "auto" and resolve_device(self.device).type != "cpu":
+            # Matches hold runs x 5 tables: launch-bound on a GPU, so they stay on the CPU (say so, no silent switch).
+            raise ValueError(f"tournament matches run on the CPU (tables of runs x 5 numbers); got device "
+                             f"{self.device!r} — use --device cpu or auto")
         game = lola_zoo.game(self.game)
         if game.n_players != 2:
             raise ValueError(f"tournaments need a two-player game; {self.game!r} has {game.n_players}")
@@ -262,10 +270,9 @@ class PGEntrant(Entrant):
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
-        from lola_zoo.agents.lola import LOLA
-        from lola_zoo.agents.naive import PolicyGradient
         from lola_zoo.agents.policies import Memory1Policy
         from lola_zoo.envs.batched import BatchedIteratedGame
+        from lola_zoo.experiments.engine import build_learner
 
         form = "sigmoid" if self.n == 2 else "softmax"
         m = self.game.n_actions[1 - self.seat]
@@ -274,8 +281,10 @@ class PGEntrant(Entrant):
         # The opponent as this learner sees it: its logits are overwritten from each snapshot.
         self.opponent_module = Memory1Policy(self.n_states, m, form, runs=self.runs, init_std=0.0, dtype=DTYPE)
         self.opponent_module.requires_grad_(False)
-        base = PolicyGradient(self.policy_module, lr=self.config.pg_lr, gamma=self.config.gamma)
-        self.learner = base if self.mode is None else LOLA(base, self.opponent_module, self.mode, eta=self.config.eta)
+        # The same learners the training engine builds for its seats.
+        kind = {None: "nl", "white-box": "lola", "black-box": "lola-om"}[self.mode]
+        self.learner = build_learner(kind, self.policy_module, self.opponent_module, lr=self.config.pg_lr,
+                                     gamma=self.config.gamma, eta=self.config.eta)
         self.env = BatchedIteratedGame(self.game, (self.runs, self.config.pg_episodes), self.config.pg_episode_length,
                                        dtype=DTYPE)
 

@@ -123,12 +123,16 @@ class SectionContext:
     :param quick: fewer seeds / shorter runs, for smoke tests (numbers are then not the paper's setting).
     :param progress: show tqdm progress bars on stderr.
     :param seeds: override the number of seeds (``None``: the section's default).
+    :param device: ``auto``, ``cpu`` or ``cuda`` for every section's computation.
+    :param policy: the Coin Game section's policy (``None``: its default setting).
     """
 
     out_dir: Path
     quick: bool = False
     progress: bool = True
     seeds: int | None = None
+    device: str = "auto"
+    policy: str | None = None
 
 
 @dataclass
@@ -326,6 +330,8 @@ def reproduce(
     progress: bool = True,
     seeds: int | None = None,
     echo: Callable[[str], None] | None = print,
+    device: str = "auto",
+    policy: str | None = None,
 ) -> dict[str, Any]:
     """Run the selected sections, print the table, write summary.json, table.csv and the plots."""
     if seeds is not None and (isinstance(seeds, bool) or int(seeds) != seeds or seeds < 1):
@@ -333,7 +339,7 @@ def reproduce(
     sections = select_sections(only)
     out = Path(out_dir) if out_dir is not None else default_out_dir()
     out.mkdir(parents=True, exist_ok=True)
-    ctx = SectionContext(out, quick=quick, progress=progress, seeds=seeds)
+    ctx = SectionContext(out, quick=quick, progress=progress, seeds=seeds, device=device, policy=policy)
     say = echo or (lambda _msg: None)
     say(f"lola-zoo reproduce: writing to {out}")
     start = time.perf_counter()
@@ -354,6 +360,7 @@ def reproduce(
         "lola_zoo_version": lola_zoo.__version__,
         "created": _dt.datetime.now().isoformat(timespec="seconds"),
         "quick": quick,
+        "device": device,
         "seconds": seconds,
         "section_seconds": timings,
         "thresholds": {
@@ -363,7 +370,7 @@ def reproduce(
             "mutual_defection": "both players: P(C|start) <= 0.5 and P(C|DD) <= 0.5",
             "nash": f"both players, every state: |P(heads | state) - 0.5| <= {NASH_TOLERANCE}",
         },
-        "paper_values_note": "paper values marked unverified were recalled, not re-checked; see lola_zoo/experiments/paper.py",
+        "paper_values_note": "paper values marked unverified were recalled, not re-checked; see lola_zoo/paper/core.py",
         "rows": rows,
         "plots": plots,
         "sections": summaries,
@@ -380,8 +387,3 @@ def reproduce(
     say(f"wrote {out / 'summary.json'}, {out / 'table.csv'} and {len(plots)} plots in {seconds:.1f} s")
     summary["out_dir"] = str(out)
     return summary
-
-
-# Sections defined in their own modules register themselves on import (after the ones above).
-from lola_zoo.experiments import paper_pg  # noqa: E402,F401
-from lola_zoo.experiments import coin  # noqa: E402,F401  (the "coin" section: --only coin or --full)

@@ -1,6 +1,6 @@
 """The paper's policy-gradient rows for ``lola-zoo reproduce``: NL-PG, LOLA-PG and LOLA-OM in the IPD and IMP.
 
-Each setting trains 10 seeds as one batch with :func:`~lola_zoo.experiments.pg.quick_pg_config`
+Each setting trains 10 seeds as one batch on the training engine's ``quick`` preset
 (the paper's 150-step episodes and learning rate 1, but 64 episodes per batch instead of 4000 and
 75 updates, so the section runs in well under a minute; ``docs/pg-results.md`` has the full-size
 numbers).  Shares are computed from the final policies with the same classifiers as the exact rows.
@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 
 from lola_zoo.experiments.exact import _torch_threads, classify_imp, classify_ipd
-from lola_zoo.experiments.paper import (
+from lola_zoo.paper.core import (
     EXTRA_PAPER_NUMBERS,
     PaperNumber,
     Section,
@@ -20,7 +20,7 @@ from lola_zoo.experiments.paper import (
     _row,
     register_section,
 )
-from lola_zoo.experiments.pg import plot_curves, quick_pg_config, run_pg_experiment
+from lola_zoo.experiments.engine import plot_reward_curves, preset_config, train
 
 __all__ = ["PAPER_PG_NUMBERS", "ipd_pg_section", "imp_pg_section"]
 
@@ -44,17 +44,17 @@ _LABEL = {"nl": "NL-PG", "lola": "LOLA-PG", "lola-om": "LOLA-OM"}
 
 def _run(ctx: SectionContext, game: str, kind: str) -> tuple[str, dict, torch.Tensor]:
     runs = ctx.seeds or 10
-    overrides = {"runs": min(runs, 10)} if ctx.quick else {"runs": runs}
+    overrides: dict = {"runs": min(runs, 10)} if ctx.quick else {"runs": runs}
     if ctx.quick:
         overrides["updates"] = 30
-    config = quick_pg_config(game, (kind, kind), **overrides)
+    config = preset_config("quick", game, (kind, kind), device=ctx.device, **overrides)
     # One torch thread: these small batched ops ran several times slower with two on a busy 2-core box.
     with _torch_threads(1):
-        result = run_pg_experiment(config, progress=ctx.progress)
+        result = train(config, progress=ctx.progress)
     label = f"{_LABEL[kind]} vs {_LABEL[kind]}"
     probs = torch.stack([p[..., 0] for p in result.final_probs], dim=1).double()  # (runs, 2, S)
-    plot_curves(result.history, ctx.out_dir / f"{game}-pg-{kind}-curves.png", f"{game.upper()}, {label}")
-    return label, result.summary(), probs
+    plot_reward_curves(result.history, ctx.out_dir / f"{game}-pg-{kind}-curves.png", f"{game.upper()}, {label}")
+    return label, result.summary, probs
 
 
 def ipd_pg_section(ctx: SectionContext) -> SectionResult:
