@@ -34,13 +34,16 @@ NAV: list = [
     ("Agents", [
         ("Overview", "agents.md"),
         ("Exact learners", "learners-exact.md"),
+        ("LOLA in your own loop", "own-loop.md"),
     ]),
     ("Experiments", [
+        ("The training engine", "training.md"),
         ("Reproducing the paper", "reproducing.md"),
         ("Policy-gradient results", "pg-results.md"),
         ("Coin Game results", "coin-game-results.md"),
         ("Tournament", "tournament.md"),
         ("Sweeps and reports", "sweeps.md"),
+        ("Benchmarks and the GPU check", "benchmarks.md"),
     ]),
     ("Integrations", [
         ("SB3 and SuperSuit", "integrations/sb3-supersuit.md"),

@@ -69,6 +69,10 @@ def test_rollout_discounted_return_matches_exact_value_and_pettingzoo_loop() -> 
         def observe(self, transition):
             rewards_seen[-1].append(transition.reward)
 
+        def observe_parallel(self, agent_id, observations, actions, rewards, *rest):
+            # the loop hands every agent the step's dicts; this recorder keeps its own reward only
+            rewards_seen[-1].append(float(rewards[agent_id]))
+
     rec = {"player_0": Recorder(agents["player_0"]), "player_1": agents["player_1"]}
     for k in range(400):
         rewards_seen.append([])

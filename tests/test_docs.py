@@ -88,7 +88,7 @@ def test_env_page_payoff_table_and_picture_match_the_registered_game(game_id):
     assert f'lola_zoo.make("{game_id}"' in text
 
 
-@pytest.mark.parametrize("page", ["getting-started.md", "registering.md"])
+@pytest.mark.parametrize("page", ["getting-started.md", "registering.md", "training.md"])
 def test_python_examples_on_the_page_run(page, tmp_path):
     blocks = [b for b in _code_blocks(page, "python") if not b.startswith("# my_dilemmas.py")]
     assert blocks
