@@ -16,5 +16,5 @@ if [ -d .whl ] && ! "$PY" -c "import pettingzoo" 2>/dev/null; then
 fi
 export PYTHONPATH="${PYTHONPATH:-}:$PWD"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || echo "no nvidia-smi"
-timeout 120 "$PY" -m pytest -q -p no:cacheprovider -m cuda tests/test_engine.py -o addopts="" 2>&1 | tee "$OUT/gpu_tests.log"
+timeout 150 "$PY" -m pytest -q -p no:cacheprovider -m cuda tests/test_engine.py -o addopts="" 2>&1 | tee "$OUT/gpu_tests.log"
 timeout 200 "$PY" benchmarks/bench_gpu.py --out "$OUT/gpu.json"

@@ -294,3 +294,39 @@ def test_reproduce_coin_section_runs_only_when_asked_and_reports_both_settings(t
     assert lola_row["passed"] == (lola_row["ours"] > nl_share + margin)
     assert (tmp_path / "coin-curves.png").read_bytes()[:4] == b"\x89PNG"
     assert (Path(tmp_path) / "coin-lola-lola" / "metrics.json").is_file()
+
+
+@pytest.mark.skipif(not CUDA, reason="needs a CUDA GPU")
+@pytest.mark.cuda
+def test_exact_lola_on_cuda_matches_the_cpu_run() -> None:
+    from lola_zoo.experiments.exact import ExactConfig, run_exact
+
+    cpu = run_exact(ExactConfig(seeds=64, steps=20, device="cpu"))
+    gpu = run_exact(ExactConfig(seeds=64, steps=20, device="cuda"))
+    assert torch.allclose(gpu.rewards.cpu(), cpu.rewards, atol=1e-8)
+
+
+@pytest.mark.parametrize("agents, labels, opponent_handle", [
+    (("lola", "ppo"), ["LOLA-PG", "PPO"], "WhiteBoxOpponent"),      # white-box: reads PPO's actor
+    (("lola-om", "ppo"), ["LOLA-OM", "PPO"], "OpponentModel"),      # black-box: fits PPO's actions
+    (("lola-om", "axelrod:TitForTat"), ["LOLA-OM", "Tit For Tat"], "OpponentModel"),
+])
+def test_plain_loop_seats_say_what_runs_and_train(agents, labels, opponent_handle) -> None:
+    config = TrainConfig(game="ipd", agents=agents, runs=1, updates=2, episodes_per_batch=2, episode_length=8,
+                         device="cpu")
+    trainer = Trainer(config)
+    assert trainer.backend.labels == labels
+    assert type(trainer.backend.runs[0]["player_0"].learner.opponent).__name__ == opponent_handle
+    result = trainer.run()
+    assert len(result.history) == 2 and result.summary["setting"] == " vs ".join(labels)
+    if agents[1] == "ppo":  # both seats have memory-1 tables: the exact value of the final pair is reported
+        assert "exact_value_per_step" in result.summary
+
+
+def test_plain_loop_run_resumes_like_a_straight_run_for_pg_seats(tmp_path) -> None:
+    config = TrainConfig(game="ipd", agents=("lola-om", "tft"), runs=2, updates=4, episodes_per_batch=2,
+                         episode_length=8, checkpoint_every=1, device="cpu", seed=2)
+    straight = train(config, tmp_path / "a")
+    train(config, tmp_path / "b", stop_after=2)
+    resumed = train(config, tmp_path / "b", resume=True)
+    assert resumed.history == straight.history

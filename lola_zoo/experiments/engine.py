@@ -681,7 +681,10 @@ class _LoopBackend(_Backend):
         if len(self.env.possible_agents) != 2:
             raise ValueError(f"{c.game!r} has {len(self.env.possible_agents)} agents; training is two-player here")
         self.runs = [self._build_agents(r) for r in range(c.runs)]
-        self.labels = [getattr(a, "label", None) or getattr(a, "name", k) for k, a in self.runs[0].items()]
+        # PG seats report what they really run (white-box LOLA-PG or black-box LOLA-OM); others their kind.
+        self.labels = [getattr(a, "label", None) if c.agents[i] in LEARNER_KINDS
+                       else getattr(a, "name", c.agents[i]) if c.agents[i].startswith("axelrod:")
+                       else seat_label(c.agents[i]) for i, a in enumerate(self.runs[0].values())]
         self._episode = 0
 
     def _build_agents(self, run: int) -> dict[str, Any]:
@@ -922,7 +925,7 @@ class Trainer:
 
     def result(self, seconds: float = 0.0, message: str = "") -> TrainResult:
         """The result of the run as it stands."""
-        summary = {"setting": self.config.label(), "agents": list(self.config.agents), "labels": self.backend.labels,
+        summary = {"setting": " vs ".join(self.backend.labels), "agents": list(self.config.agents), "labels": self.backend.labels,
                    "game": self.config.game, "runs": self.config.runs, "updates_done": self.update,
                    "window": min(self.config.window, len(self.recent)), **self.backend.summary(self._final())}
         probs = self.backend.final_probs() if isinstance(self.backend, _BatchedBackend) and \

@@ -7,13 +7,16 @@ This is the whole protocol, readable top to bottom::
     while env.agents:
         actions = {a: agents[a].act(observations[a]) for a in env.agents}
         next_obs, rewards, terminations, truncations, infos = env.step(actions)
-        for a in actions: agents[a].observe(Transition(observations[a], actions[a], rewards[a], ...))
+        observe_all(agents, observations, actions, rewards, next_obs, terminations, truncations, infos)
         observations = next_obs
     metrics = {a: agents[a].update() for a in agents}      # learners learn, strategies return {}
 
-Learners (:class:`~lola_zoo.agents.naive.PolicyGradientAgent` around NL-PG, LOLA-PG or LOLA-OM),
-fixed strategies and (later) SB3 adapters all speak the same :class:`~lola_zoo.agents.base.Agent`
-protocol, so any mix works.  Agents are updated after every episode in seat order; a learner
+:func:`~lola_zoo.agents.base.observe_all` gives each agent the step's dicts: most agents keep their
+own :class:`~lola_zoo.agents.base.Transition`; the in-loop policy-gradient learners
+(:class:`~lola_zoo.agents.in_loop.PolicyGradientAgent` around NL-PG, LOLA-PG or LOLA-OM) also keep
+the opponent's observation, action and reward, which LOLA needs.  Learners, fixed strategies, SB3
+models and Axelrod strategies all speak the same :class:`~lola_zoo.agents.base.Agent` protocol, so
+any mix works.  Agents are updated after every episode in seat order; a learner
 that waits for a batch of episodes returns ``{}`` until it has one.  This loop is for clarity and
 for users' own environments; the fast path for PG learners is :mod:`lola_zoo.experiments.pg`.
 """
@@ -22,7 +25,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping
 
-from lola_zoo.agents.base import Agent, Transition
+from lola_zoo.agents.base import Agent, observe_all
 
 __all__ = ["play_episode", "train"]
 
@@ -51,11 +54,8 @@ def play_episode(
     while env.agents:
         actions = {a: agents[a].act(observations[a]) for a in env.agents}
         next_obs, rewards, terminations, truncations, infos = env.step(actions)
+        observe_all(agents, observations, actions, rewards, next_obs, terminations, truncations, infos)
         for a in actions:
-            agents[a].observe(Transition(
-                observations[a], actions[a], float(rewards[a]), next_obs.get(a),
-                bool(terminations[a]), bool(truncations[a]), infos.get(a, {}),
-            ))
             returns[a] += float(rewards[a])
         observations = next_obs
         steps += 1
