@@ -14,8 +14,9 @@ import time
 import torch
 
 import lola_zoo
+from lola_zoo.agents.in_loop import PolicyGradientAgent  # noqa: E402
 from lola_zoo.agents.lola import LOLA
-from lola_zoo.agents.naive import PolicyGradient, PolicyGradientAgent
+from lola_zoo.agents.naive import PolicyGradient
 from lola_zoo.agents.policies import Memory1Policy
 from lola_zoo.envs.batched import BatchedIteratedGame, rollout
 from lola_zoo.experiments.loop import play_episode

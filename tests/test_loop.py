@@ -6,8 +6,9 @@ import pytest
 import torch
 
 import lola_zoo
+from lola_zoo.agents.in_loop import PolicyGradientAgent
 from lola_zoo.agents.lola import LOLA
-from lola_zoo.agents.naive import PolicyGradient, PolicyGradientAgent
+from lola_zoo.agents.naive import PolicyGradient
 from lola_zoo.agents.policies import Memory1Policy
 from lola_zoo.agents.strategies import AlwaysCooperate, AlwaysDefect, TitForTat
 from lola_zoo.experiments.loop import play_episode, train
@@ -24,11 +25,11 @@ def test_fixed_strategies_earn_their_exact_scores_in_the_loop() -> None:
 
 
 class RecordingAgent(PolicyGradientAgent):
-    """Keeps what the env gave it, to compare with the episodes it rebuilds from joint actions."""
+    """Keeps what the env gave it, to compare with the episodes it records from the loop's dicts."""
 
-    def observe(self, transition):
-        self.seen = getattr(self, "seen", []) + [(int(transition.observation), transition.reward)]
-        super().observe(transition)
+    def observe_parallel(self, agent_id, observations, actions, rewards, *rest):
+        self.seen = getattr(self, "seen", []) + [(int(observations[agent_id]), float(rewards[agent_id]))]
+        super().observe_parallel(agent_id, observations, actions, rewards, *rest)
 
 
 def test_in_loop_agent_rebuilds_both_players_views_exactly() -> None:

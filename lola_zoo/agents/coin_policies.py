@@ -74,7 +74,8 @@ def lstm_cell(x: torch.Tensor, state: torch.Tensor, cell: nn.LSTMCell) -> torch.
     state exactly like a GRU state.  Gates in torch's order i, f, g, o.
     """
     h, c = state.chunk(2, dim=-1)
-    gates = nn.functional.linear(x, cell.weight_ih, cell.bias_ih) + nn.functional.linear(h, cell.weight_hh, cell.bias_hh)
+    gates = nn.functional.linear(x, cell.weight_ih, cell.bias_ih)
+    gates = gates + nn.functional.linear(h, cell.weight_hh, cell.bias_hh)
     i, f, g, o = gates.chunk(4, dim=-1)
     c_new = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
     h_new = torch.sigmoid(o) * torch.tanh(c_new)
@@ -213,6 +214,9 @@ class CoinRecurrentPolicy(_CoinPolicyBase):
     :param egocentric: roll the grid so the own cell is the centre before the convolutions.
     :param cell: ``"gru"`` or ``"lstm"`` (the reference code's core).  The LSTM state is ``[h, c]``
         concatenated, ``(*batch, 2 * hidden_size)``; the head reads ``h``.
+    :param skip: add a linear map of the (centred) grid straight to the logits, beside the
+        recurrent path: the policy can then "step towards my coin" with one layer, as the linear
+        policy does, and the recurrent core adds memory on top.
     """
 
     def __init__(
@@ -226,6 +230,7 @@ class CoinRecurrentPolicy(_CoinPolicyBase):
         seed: int | None = None,
         egocentric: bool = False,
         cell: str = "gru",
+        skip: bool = False,
     ) -> None:
         super().__init__(grid_size, in_channels, n_actions, seed, channels=channels, features=features)
         if isinstance(hidden_size, bool) or int(hidden_size) != hidden_size or hidden_size < 1:
@@ -243,7 +248,19 @@ class CoinRecurrentPolicy(_CoinPolicyBase):
             else:
                 self.lstm = nn.LSTMCell(int(features), self.hidden_size)
             self.head = nn.Linear(self.hidden_size, self.n_actions)
+            self.skip = nn.Linear(self.in_channels * self.grid_size**2, self.n_actions) if skip else None
         self._shrink_head()
+        if self.skip is not None:
+            with _init_rng(None if seed is None else int(seed) + 2):
+                nn.init.normal_(self.skip.weight, std=0.01)  # as CoinLinearPolicy: start near uniform
+            nn.init.zeros_(self.skip.bias)
+
+    def _logits(self, state: torch.Tensor, flat: torch.Tensor) -> torch.Tensor:
+        """Head on ``h`` (plus the skip path on the grid ``flat`` ``(M, C, g, g)``, same rows)."""
+        logits = self.head(self._out(state))
+        if self.skip is not None:
+            logits = logits + self.skip(flat.reshape(flat.shape[0], -1))
+        return logits
 
     @property
     def input_size(self) -> int:
@@ -274,7 +291,7 @@ class CoinRecurrentPolicy(_CoinPolicyBase):
         if tuple(hidden.shape) != (*lead, self.state_size):
             raise ValueError(f"hidden must have shape {(*lead, self.state_size)}, got {tuple(hidden.shape)}")
         new_hidden = self._cell(self.encoder(flat), hidden.reshape(-1, self.state_size))
-        log_probs = torch.log_softmax(self.head(self._out(new_hidden)), dim=-1)
+        log_probs = torch.log_softmax(self._logits(new_hidden, flat), dim=-1)
         return log_probs.reshape(*lead, self.n_actions), new_hidden.reshape(*lead, self.state_size)
 
     def forward(self, observations: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
@@ -291,8 +308,9 @@ class CoinRecurrentPolicy(_CoinPolicyBase):
         outputs = []
         for t in range(n_steps):
             hidden = self._cell(features[:, t], hidden)
-            outputs.append(self._out(hidden))
-        log_probs = torch.log_softmax(self.head(torch.stack(outputs, dim=1)), dim=-1)
+            outputs.append(hidden)
+        states = torch.stack(outputs, dim=1).reshape(-1, self.state_size)  # rows in flat's (batch, T) order
+        log_probs = torch.log_softmax(self._logits(states, flat), dim=-1)
         return self._log_prob_of(log_probs.reshape(*batch, n_steps, self.n_actions), actions)
 
 

@@ -20,7 +20,7 @@ opponent handle: ``opponent="white-box"`` reads the opponent's parameters, ``"bl
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 import torch
 from torch import nn
@@ -30,10 +30,11 @@ from lola_zoo.agents.naive import Params, PolicyGradient, SeatBatch, episode_mea
 from lola_zoo.agents.opponent_model import OpponentModel, WhiteBoxOpponent
 from lola_zoo.envs.batched import Episodes
 
-__all__ = ["lola_gradient", "LOLA", "OpponentMode", "CorrectionForm"]
+__all__ = ["lola_gradient", "LOLA", "OpponentMode", "CorrectionForm", "StepNormalisation"]
 
 OpponentMode = Literal["white-box", "black-box"]
 CorrectionForm = Literal["taylor", "lookahead"]
+StepNormalisation = Literal["none", "adam", "norm"]
 
 
 def _grad(output: torch.Tensor, params: Params, create_graph: bool = False) -> Params:
@@ -52,20 +53,28 @@ def lola_gradient(
     gamma: float,
     eta: float,
     correction: CorrectionForm = "taylor",
-    baseline: bool = True,
+    baseline: bool | tuple[torch.Tensor, torch.Tensor] = True,
+    normalise_step: Callable[[Params], Params] | None = None,
 ) -> tuple[Params, Params]:
     """``(naive_gradient, lola_correction)`` of the own return, both estimated with DiCE on ``batch``.
 
     For ``correction="lookahead"`` the second item is the whole lookahead gradient minus the naive one,
-    so their sum is always the LOLA gradient.
+    so their sum is always the LOLA gradient.  ``baseline``: a flag (leave-one-out or none) or a pair of
+    discounted baselines ``(own, opponent)`` ``(*batch, T)`` (a learned critic's).  ``normalise_step``
+    maps the opponent's gradient (still in the graph) to the direction its anticipated step takes,
+    e.g. divided by a *detached* Adam second moment; ``None``: the raw gradient (the paper's form).
     """
+    own_baseline, opp_baseline = baseline if isinstance(baseline, tuple) else (baseline, baseline)
     own_lp = trajectory_log_probs(own_policy, own_params, batch.own_observations, batch.own_actions)
     opp_lp = trajectory_log_probs(opp_policy, opp_params, batch.opp_observations, batch.opp_actions)
-    own_value = episode_mean(dice_objective(batch.own_rewards, [own_lp, opp_lp], gamma, baseline))
-    opp_value = episode_mean(dice_objective(batch.opp_rewards, [own_lp, opp_lp], gamma, baseline))
+    own_value = episode_mean(dice_objective(batch.own_rewards, [own_lp, opp_lp], gamma, own_baseline))
+    opp_value = episode_mean(dice_objective(batch.opp_rewards, [own_lp, opp_lp], gamma, opp_baseline))
     naive = _grad(own_value, own_params)
     # The opponent's anticipated naive step, kept in the graph so it is a function of theta_1.
-    opp_step = {k: eta * g for k, g in _grad(opp_value, opp_params, create_graph=True).items()}
+    opp_grad = _grad(opp_value, opp_params, create_graph=True)
+    if normalise_step is not None:
+        opp_grad = normalise_step(opp_grad)
+    opp_step = {k: eta * g for k, g in opp_grad.items()}
     if correction == "taylor":
         own_grad_opp = _grad(own_value, opp_params)  # grad_theta_2 V_1, held fixed (stop_grad)
         shaped = sum((own_grad_opp[k].detach() * opp_step[k]).sum() for k in opp_params)
@@ -73,7 +82,7 @@ def lola_gradient(
     if correction == "lookahead":
         stepped = {k: opp_params[k] + opp_step[k] for k in opp_params}
         opp_lp_new = trajectory_log_probs(opp_policy, stepped, batch.opp_observations, batch.opp_actions)
-        ahead = episode_mean(dice_objective(batch.own_rewards, [own_lp, opp_lp_new], gamma, baseline))
+        ahead = episode_mean(dice_objective(batch.own_rewards, [own_lp, opp_lp_new], gamma, own_baseline))
         full = _grad(ahead, own_params)
         return naive, {k: full[k] - naive[k] for k in naive}
     raise ValueError(f"correction must be 'taylor' or 'lookahead', got {correction!r}")
@@ -90,6 +99,21 @@ class LOLA:
         to the base learner's lr.
     :param correction: ``"taylor"`` (the paper's first-order form) or ``"lookahead"`` (LOLA-DiCE).
     :param model_kwargs: keyword arguments of :class:`OpponentModel` in black-box mode.
+    :param step_normalisation: how the anticipated opponent step ``eta * g`` is scaled, ``g`` the
+        opponent's estimated naive gradient:
+
+        * ``"none"`` (default, the paper's form): ``eta * g``, a raw gradient step;
+        * ``"adam"``: ``eta * g / (sqrt(v_hat) + eps)``, ``v_hat`` a bias-corrected running mean of
+          ``g**2`` (Adam's second moment, ``beta2``), kept by this learner from the gradients it
+          estimates for the opponent; so ``eta`` is in the units of an Adam step (``eta = lr``: one
+          step of the opponent's size, if the opponent is an Adam learner);
+        * ``"norm"``: ``eta * g / ||g||``, the norm taken per seed (over all parameters but the
+          leading runs dimension of a stacked policy); ``eta`` is then the step's length.
+
+        The scale factor is held fixed (detached): it changes the step's size, not what is
+        differentiated through.
+    :param beta2: decay of the second-moment estimate (``"adam"``).
+    :param eps: added to ``sqrt(v_hat)`` (``"adam"``) or to the norm (``"norm"``).
     """
 
     def __init__(
@@ -100,6 +124,9 @@ class LOLA:
         eta: float | None = None,
         correction: CorrectionForm = "taylor",
         model_kwargs: dict[str, Any] | None = None,
+        step_normalisation: StepNormalisation = "none",
+        beta2: float = 0.999,
+        eps: float = 1e-8,
     ) -> None:
         if opponent == "white-box":
             self.opponent: WhiteBoxOpponent | OpponentModel = WhiteBoxOpponent(opponent_policy)
@@ -109,10 +136,43 @@ class LOLA:
             raise ValueError(f"opponent must be 'white-box' or 'black-box', got {opponent!r}")
         if correction not in ("taylor", "lookahead"):
             raise ValueError(f"correction must be 'taylor' or 'lookahead', got {correction!r}")
+        if step_normalisation not in ("none", "adam", "norm"):
+            raise ValueError(f"step_normalisation must be 'none', 'adam' or 'norm', got {step_normalisation!r}")
+        if not 0.0 <= beta2 < 1.0 or eps < 0:
+            raise ValueError(f"beta2 must lie in [0, 1) and eps be non-negative, got {beta2!r}, {eps!r}")
         self.base = base
         self.eta = base.lr if eta is None else float(eta)
         self.correction = correction
+        self.step_normalisation = step_normalisation
+        self.beta2, self.eps = float(beta2), float(eps)
+        self._second_moment: Params = {}
+        self._moment_steps = 0
         self.name = "LOLA-PG" if opponent == "white-box" else "LOLA-OM"
+
+    def _normalise(self, grad: Params) -> Params:
+        """The opponent gradient scaled as ``step_normalisation`` says (updates the second moment for "adam")."""
+        if self.step_normalisation == "adam":
+            self._moment_steps += 1
+            for k, g in grad.items():
+                g2 = g.detach() ** 2
+                v = self._second_moment.get(k)
+                self._second_moment[k] = (1 - self.beta2) * g2 if v is None else self.beta2 * v + (1 - self.beta2) * g2
+            correction = 1.0 - self.beta2**self._moment_steps
+            return {k: g / ((self._second_moment[k] / correction).sqrt() + self.eps) for k, g in grad.items()}
+        if self.step_normalisation == "norm":
+            runs = getattr(self.opponent.policy, "runs", None)
+            squares = None
+            for g in grad.values():
+                d = g.detach() ** 2
+                s = d.reshape(d.shape[0], -1).sum(-1) if runs is not None else d.sum()
+                squares = s if squares is None else squares + s
+            norm = squares.sqrt() + self.eps  # type: ignore[union-attr]
+            out = {}
+            for k, g in grad.items():
+                scale = norm.reshape(-1, *([1] * (g.dim() - 1))) if runs is not None else norm
+                out[k] = g / scale
+            return out
+        return grad
 
     @property
     def policy(self) -> nn.Module:
@@ -123,14 +183,26 @@ class LOLA:
         """Naive gradient plus the LOLA correction, estimated from ``episodes`` for seat ``seat``."""
         batch = SeatBatch.from_episodes(episodes, seat)
         self.last_metrics = self.opponent.observe(batch.opp_observations, batch.opp_actions)
+        # getattr: a base learner from before the critic option has no dice_baselines
+        baselines = self.base.dice_baselines(batch) if hasattr(self.base, "dice_baselines") else self.base.baseline
+        own_params = params_of(self.base.policy)
         naive, correction = lola_gradient(
-            self.base.policy, params_of(self.base.policy), self.opponent.policy, self.opponent.parameters(),
-            batch, self.base.gamma, self.eta, self.correction, self.base.baseline,
+            self.base.policy, own_params, self.opponent.policy, self.opponent.parameters(),
+            batch, self.base.gamma, self.eta, self.correction,
+            baselines,
+            None if self.step_normalisation == "none" else self._normalise,
         )
         self.last_metrics["correction_norm"] = float(
             torch.sqrt(sum((c.double() ** 2).sum() for c in correction.values()))
         )
-        return {k: naive[k] + correction[k] for k in naive}
+        grad = {k: naive[k] + correction[k] for k in naive}
+        bonus = self.base.entropy_gradient(batch, own_params) if hasattr(self.base, "entropy_gradient") else None
+        if bonus is not None:
+            grad = {k: grad[k] + bonus[k] for k in grad}
+        if hasattr(self.base, "fit_critic"):
+            self.base.fit_critic(batch)  # after the baselines were read
+            self.last_metrics.update(getattr(self.base, "last_metrics", {}))
+        return grad
 
     def apply(self, gradient: Params) -> None:
         """Step the base learner along ``gradient``."""
@@ -143,10 +215,16 @@ class LOLA:
         return {"grad_norm": float(torch.sqrt(sum((g.double() ** 2).sum() for g in grad.values()))), **self.last_metrics}
 
     def state_dict(self) -> dict[str, Any]:
-        """The base learner's state and the opponent model's."""
-        return {"base": self.base.state_dict(), "opponent": self.opponent.state_dict()}
+        """The base learner's state and the opponent model's (and the step normaliser's, if any)."""
+        state = {"base": self.base.state_dict(), "opponent": self.opponent.state_dict()}
+        if self.step_normalisation == "adam":
+            state["second_moment"] = {"v": dict(self._second_moment), "steps": self._moment_steps}
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore :meth:`state_dict`."""
         self.base.load_state_dict(state["base"])
         self.opponent.load_state_dict(state["opponent"])
+        if "second_moment" in state:
+            self._second_moment = dict(state["second_moment"]["v"])
+            self._moment_steps = int(state["second_moment"]["steps"])

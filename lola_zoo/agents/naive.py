@@ -1,4 +1,4 @@
-"""NL-PG: the naive policy-gradient learner (REINFORCE with a baseline), and its in-loop Agent adapter.
+"""NL-PG: the naive policy-gradient learner (REINFORCE with a baseline).
 
 The naive learner ascends its own discounted return and treats the opponent as part of the
 environment (Foerster et al. 2018, Sec. 3.3, "NL-PG"):
@@ -12,7 +12,7 @@ Learners are plain objects over a torch policy module (see :mod:`lola_zoo.agents
 three-method interface).  They learn from a batch of :class:`~lola_zoo.envs.batched.Episodes`:
 ``gradient(episodes, seat)`` computes, ``apply(gradient)`` steps, ``update`` does both.  Two learners
 "learning together" both compute their gradient on the same batch, then both apply it.
-:class:`PolicyGradientAgent` wraps any learner in the :class:`~lola_zoo.agents.base.Agent` protocol
+:class:`~lola_zoo.agents.in_loop.PolicyGradientAgent` wraps any learner in the Agent protocol
 for a user's own PettingZoo loop (slower: one game at a time).
 """
 
@@ -21,14 +21,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import numpy as np
 import torch
 from torch import nn
 from torch.func import functional_call
 
-from lola_zoo.agents.base import Agent, Transition, memory1_state
-from lola_zoo.agents.dice import dice_objective
-from lola_zoo.envs.batched import Episodes, sample_actions
+from lola_zoo.agents.dice import dice_objective, discounts
+from lola_zoo.envs.batched import Episodes
 
 __all__ = [
     "SeatBatch",
@@ -36,8 +34,9 @@ __all__ = [
     "trajectory_log_probs",
     "episode_mean",
     "naive_gradient",
+    "entropy_surrogate",
+    "returns_to_go",
     "PolicyGradient",
-    "PolicyGradientAgent",
 ]
 
 Params = dict[str, torch.Tensor]
@@ -104,13 +103,42 @@ def naive_gradient(
     actions: torch.Tensor,
     rewards: torch.Tensor,
     gamma: float,
-    baseline: bool = True,
+    baseline: bool | torch.Tensor = True,
 ) -> Params:
-    """DiCE / REINFORCE estimate of ``grad_theta E[sum_t gamma^t r_t]`` (first order, with baseline)."""
+    """DiCE / REINFORCE estimate of ``grad_theta E[sum_t gamma^t r_t]`` (first order, with baseline).
+
+    ``baseline``: ``True`` leave-one-out, ``False`` none, or a tensor ``(*batch, T)`` of discounted
+    baselines ``gamma^t b_t`` (e.g. from a learned critic).
+    """
     log_probs = trajectory_log_probs(policy, params, observations, actions)
     objective = episode_mean(dice_objective(rewards, [log_probs], gamma, baseline))
     grads = torch.autograd.grad(objective, list(params.values()), allow_unused=True)
     return {k: torch.zeros_like(v) if g is None else g for (k, v), g in zip(params.items(), grads)}
+
+
+def entropy_surrogate(log_probs: torch.Tensor) -> torch.Tensor:
+    """Per-episode surrogate ``(*batch,)`` whose gradient estimates ``grad sum_t H(pi(. | h_t))``.
+
+    Score-function form from the sampled actions' ``log pi(a_t)`` ``(*batch, T)`` only (the policy
+    interface gives no full action distribution): ``grad H = -E[grad log pi(a) (log pi(a) - b)]``
+    for any ``b`` free of ``a``; ``b`` = leave-one-out mean over episodes, for lower variance.
+    The history ``h_t`` is held fixed (the entropy's effect through earlier actions is ignored).
+    """
+    from lola_zoo.agents.dice import leave_one_out_baseline
+
+    lp = log_probs.detach()
+    centred = lp - leave_one_out_baseline(lp) if lp.dim() >= 2 else lp
+    return -(centred * log_probs).sum(-1)
+
+
+def returns_to_go(rewards: torch.Tensor, gamma: float) -> torch.Tensor:
+    """``G_t = sum_{k>=t} gamma^(k-t) r_k`` along the last (time) dimension (a critic's target)."""
+    out = torch.empty_like(rewards)
+    running = torch.zeros_like(rewards[..., 0])
+    for t in range(rewards.shape[-1] - 1, -1, -1):
+        running = rewards[..., t] + gamma * running
+        out[..., t] = running
+    return out
 
 
 OptimizerName = Literal["sgd", "adam"]
@@ -125,6 +153,15 @@ class PolicyGradient:
     :param optimizer: ``"sgd"`` (plain ascent, the paper's matrix-game setting) or ``"adam"``
         (the paper's Coin Game setting).
     :param baseline: use the leave-one-out baseline (variance reduction, unbiased).
+    :param entropy: weight of an entropy bonus ``entropy * sum_t H(pi(. | h_t))`` per episode
+        (0: none, today's behaviour).
+    :param critic: a learned value baseline replacing the leave-one-out one: a module with
+        ``critic(observations, actions) -> (*batch, T, 2)`` estimates of the own and the opponent's
+        return-to-go (e.g. :class:`~lola_zoo.agents.coin_policies.CoinCritic`, stacked per seed).
+        It is used before it is fitted on the batch, so the baseline never depends on that
+        batch's actions; ``None`` (default): no critic.
+    :param critic_lr: Adam learning rate of the critic.
+    :param critic_steps: Adam steps on the batch's squared error per :meth:`gradient` call.
     """
 
     name = "NL-PG"
@@ -136,6 +173,10 @@ class PolicyGradient:
         gamma: float = 0.96,
         optimizer: OptimizerName = "sgd",
         baseline: bool = True,
+        entropy: float = 0.0,
+        critic: nn.Module | None = None,
+        critic_lr: float = 1e-2,
+        critic_steps: int = 1,
     ) -> None:
         if not (0.0 < gamma <= 1.0):
             raise ValueError(f"gamma must lie in (0, 1], got {gamma!r}")
@@ -147,16 +188,64 @@ class PolicyGradient:
         trainable = [p for p in policy.parameters() if p.requires_grad]
         if not trainable:
             raise ValueError("the policy has no trainable parameters")
+        if entropy < 0:
+            raise ValueError(f"entropy must be non-negative, got {entropy!r}")
+        if critic_lr <= 0 or int(critic_steps) != critic_steps or critic_steps < 1:
+            raise ValueError(f"critic_lr must be positive and critic_steps a positive integer, got "
+                             f"{critic_lr!r}, {critic_steps!r}")
         cls = torch.optim.SGD if optimizer == "sgd" else torch.optim.Adam
         self.optimizer = cls(trainable, lr=lr, maximize=True)  # gradient *ascent* on the return
+        self.entropy = float(entropy)
+        self.critic = critic
+        self.critic_steps = int(critic_steps)
+        self.critic_optimizer = None if critic is None else torch.optim.Adam(critic.parameters(), lr=critic_lr)
+        self.last_metrics: dict[str, float] = {}
+
+    def dice_baselines(self, batch: SeatBatch) -> tuple[bool | torch.Tensor, bool | torch.Tensor]:
+        """DiCE baselines of the own and the opponent's return: discounted critic values, else the ``baseline`` flag."""
+        if self.critic is None:
+            return self.baseline, self.baseline
+        with torch.no_grad():
+            values = self.critic(batch.own_observations, batch.own_actions)  # (*batch, T, 2)
+            scale = discounts(values.shape[-2], self.gamma, values).unsqueeze(-1)
+            values = values * scale  # dice_objective wants gamma^t b_t, on reward_to_go's scale
+        return values[..., 0], values[..., 1]
+
+    def fit_critic(self, batch: SeatBatch) -> None:
+        """Regress the critic on the batch's own and opponent returns-to-go (no-op without a critic)."""
+        if self.critic is None or self.critic_optimizer is None:
+            return
+        target = torch.stack([returns_to_go(batch.own_rewards, self.gamma),
+                              returns_to_go(batch.opp_rewards, self.gamma)], dim=-1).detach()
+        for _ in range(self.critic_steps):
+            loss = (self.critic(batch.own_observations, batch.own_actions) - target).pow(2).mean()
+            self.critic_optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.critic_optimizer.step()
+        self.last_metrics["critic_loss"] = float(loss.detach())
+
+    def entropy_gradient(self, batch: SeatBatch, params: Params) -> Params | None:
+        """``entropy`` times the entropy bonus's gradient at ``params`` (``None`` when the weight is 0)."""
+        if self.entropy == 0.0:
+            return None
+        log_probs = trajectory_log_probs(self.policy, params, batch.own_observations, batch.own_actions)
+        grads = torch.autograd.grad(episode_mean(entropy_surrogate(log_probs)), list(params.values()),
+                                    allow_unused=True)
+        return {k: self.entropy * (torch.zeros_like(v) if g is None else g) for (k, v), g in zip(params.items(), grads)}
 
     def gradient(self, episodes: Episodes, seat: int) -> Params:
         """The naive gradient of seat ``seat``'s return, estimated from ``episodes``."""
         b = SeatBatch.from_episodes(episodes, seat)
-        return naive_gradient(
-            self.policy, params_of(self.policy), b.own_observations, b.own_actions, b.own_rewards,
-            self.gamma, self.baseline,
+        own_baseline, _ = self.dice_baselines(b)
+        params = params_of(self.policy)
+        grad = naive_gradient(
+            self.policy, params, b.own_observations, b.own_actions, b.own_rewards, self.gamma, own_baseline,
         )
+        bonus = self.entropy_gradient(b, params)
+        if bonus is not None:
+            grad = {k: grad[k] + bonus[k] for k in grad}
+        self.fit_critic(b)  # after the baseline was read: it stays free of this batch
+        return grad
 
     def apply(self, gradient: Params) -> None:
         """One optimiser step along ``gradient`` (ascent)."""
@@ -173,132 +262,17 @@ class PolicyGradient:
         return {"grad_norm": float(torch.sqrt(sum((g.double() ** 2).sum() for g in grad.values())))}
 
     def state_dict(self) -> dict[str, Any]:
-        """Policy parameters and optimiser state."""
-        return {"policy": self.policy.state_dict(), "optimizer": self.optimizer.state_dict()}
+        """Policy parameters and optimiser state (and the critic's, when there is one)."""
+        state = {"policy": self.policy.state_dict(), "optimizer": self.optimizer.state_dict()}
+        if self.critic is not None and self.critic_optimizer is not None:
+            state["critic"] = self.critic.state_dict()
+            state["critic_optimizer"] = self.critic_optimizer.state_dict()
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore :meth:`state_dict`."""
         self.policy.load_state_dict(state["policy"])
         self.optimizer.load_state_dict(state["optimizer"])
-
-
-class PolicyGradientAgent(Agent):
-    """Any policy-gradient learner (NL-PG, LOLA-PG, LOLA-OM) in the Agent protocol, for one env.
-
-    It samples from the learner's policy in :meth:`act`, records each step in :meth:`observe`
-    (with ``info["joint_action"]``, from which the opponent's observations and rewards are
-    rebuilt), and learns in :meth:`update` once ``episodes_per_update`` episodes are complete.
-    The step computed in :meth:`update` is applied at the next :meth:`reset`/:meth:`act` (or
-    :meth:`state_dict`), so two learners updated one after the other in a loop both compute their
-    gradient at the *same* parameters — the paper's simultaneous "learning together".
-
-    :param learner: a :class:`PolicyGradient` or a wrapper such as :class:`~lola_zoo.agents.lola.LOLA`.
-    :param seat: this agent's seat (0 for ``player_0``); needed to read joint actions.
-    :param game: the stage game (or its id), to rebuild both players' states and rewards.
-    :param episodes_per_update: complete episodes per learning step.
-    :param name: shown in tables.
-    """
-
-    def __init__(
-        self,
-        learner: Any,
-        seat: int,
-        game: Any = "ipd",
-        episodes_per_update: int = 32,
-        name: str | None = None,
-    ) -> None:
-        from lola_zoo.envs.batched import BatchedIteratedGame
-
-        if episodes_per_update < 1:
-            raise ValueError(f"episodes_per_update must be positive, got {episodes_per_update}")
-        self.learner = learner
-        self.policy = learner.policy
-        if getattr(self.policy, "runs", None) is not None:
-            raise ValueError("an in-loop agent plays one game: build its policy with runs=None")
-        self.seat = int(seat)
-        self._tables = BatchedIteratedGame(game, 1)  # state and payoff look-ups only
-        if self._tables.n_players != 2:
-            raise ValueError("PolicyGradientAgent needs a two-player game")
-        self.episodes_per_update = int(episodes_per_update)
-        self.name = name or getattr(learner, "name", "PG")
-        self._episode: list[tuple[int, ...]] = []
-        self._finished: list[list[tuple[int, ...]]] = []
-        self._hidden: Any = None
-        self._torch_rng = torch.Generator()
-        self._pending: Any = None
-
-    def _apply_pending(self) -> None:
-        if self._pending is not None:
-            self.learner.apply(self._pending)
-            self._pending = None
-
-    def seed(self, seed: int | None = None) -> None:
-        """Seed the action sampler."""
-        super().seed(seed)
-        self._torch_rng.manual_seed(int(self.rng.integers(2**63 - 1)))
-
-    def reset(self) -> None:
-        """Start a new episode (clears the recurrent state and a partial episode)."""
-        self._apply_pending()
-        self._episode = []
-        self._hidden = self.policy.initial_state((1,))
-
-    def act(self, observation: Any) -> int:
-        """Sample an action from the current policy."""
-        if not hasattr(self, "rng"):
-            self.seed(None)
-        self._apply_pending()
-        if not self._episode and self._hidden is None:
-            self._hidden = self.policy.initial_state((1,))
-        obs = torch.tensor([memory1_state(observation)])
-        with torch.no_grad():
-            log_probs, self._hidden = self.policy.step(obs, self._hidden)
-        return int(sample_actions(log_probs, self._torch_rng)[0])
-
-    def observe(self, transition: Transition) -> None:
-        """Record the joint action of this step; close the episode when it is done."""
-        joint = transition.info.get("joint_action")
-        if joint is None:
-            raise KeyError("PolicyGradientAgent needs info['joint_action'] from the env (iterated matrix games)")
-        self._episode.append(tuple(int(a) for a in joint))
-        if transition.done:
-            self._finished.append(self._episode)
-            self._episode = []
-            self._hidden = None
-
-    def episodes(self) -> Episodes:
-        """The completed episodes as a batch (both players' views rebuilt from joint actions)."""
-        lengths = {len(e) for e in self._finished}
-        if len(lengths) != 1:
-            raise ValueError(f"episodes of different lengths {sorted(lengths)} cannot form one batch")
-        actions = torch.tensor(np.array(self._finished), dtype=torch.long)  # (E, T, 2)
-        joint = (actions * self._tables._strides).sum(-1)
-        start = torch.zeros(actions.shape[0], 1, dtype=torch.long)
-        observations = [
-            torch.cat([start, self._tables.state_table[i][joint[:, :-1]]], dim=1) for i in range(2)
-        ]
-        rewards = self._tables.payoff_table[joint]
-        return Episodes(observations, actions, rewards)
-
-    def update(self) -> dict[str, float]:
-        """Learn from the buffered episodes once there are ``episodes_per_update`` of them."""
-        if len(self._finished) < self.episodes_per_update:
-            return {}
-        batch = self.last_batch = self.episodes()
-        self._finished = []
-        self._apply_pending()
-        self._pending = self.learner.gradient(batch, self.seat)
-        metrics = dict(getattr(self.learner, "last_metrics", {}))
-        metrics["grad_norm"] = float(torch.sqrt(sum((g.double() ** 2).sum() for g in self._pending.values())))
-        metrics["reward_per_step"] = float(batch.rewards[..., self.seat].mean())
-        return metrics
-
-    def state_dict(self) -> dict[str, Any]:
-        """The learner's state (after applying a pending step)."""
-        self._apply_pending()
-        return {"learner": self.learner.state_dict()}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore the learner's state."""
-        self._pending = None
-        self.learner.load_state_dict(state["learner"])
+        if self.critic is not None and self.critic_optimizer is not None and "critic" in state:
+            self.critic.load_state_dict(state["critic"])
+            self.critic_optimizer.load_state_dict(state["critic_optimizer"])
