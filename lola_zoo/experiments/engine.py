@@ -31,7 +31,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence, cast
 
 import torch
 from torch import nn
@@ -349,7 +349,7 @@ def _seat_seed(config: TrainConfig, seat: int) -> int:
     return config.seed * _SEED_STRIDE * 7 + seat * _SEED_STRIDE
 
 
-def _check_policy_output(policy: nn.Module, observation: torch.Tensor, n_actions: int, seat: int) -> None:
+def _check_policy_output(policy: Any, observation: torch.Tensor, n_actions: int, seat: int) -> None:
     """One probing step: the output must be log-probabilities over the seat's actions."""
     with torch.no_grad():
         hidden = policy.initial_state(tuple(observation.shape[:2]))
@@ -465,9 +465,13 @@ class _BatchedBackend(_Backend):
     """Seeds as a batch dimension on the game's torch twin; learners compute, then all apply."""
 
     def __init__(self, config: TrainConfig, device: torch.device,
-                 policies: Sequence[nn.Module] | None = None) -> None:
+                 policies: Sequence[nn.Module | None] | None = None) -> None:
         self.config, self.device = config, device
         self.labels = config.labels()
+        # The game's twin and its per-seat view: BatchedIteratedGame, or BatchedCoinGame behind a RecordingCoinView.
+        self.env: Any = None
+        self.view: Any = None
+        self.policies: list[Any] = []
         self.generator = torch.Generator(device=device).manual_seed(config.seed + 1)
         if config.family == "matrix":
             self._build_matrix(policies)
@@ -483,7 +487,7 @@ class _BatchedBackend(_Backend):
             self.learners = [self._learner(seat) for seat in range(2)]
 
     # -- construction
-    def _build_matrix(self, policies: Sequence[nn.Module] | None) -> None:
+    def _build_matrix(self, policies: Sequence[nn.Module | None] | None) -> None:
         from lola_zoo.agents.policies import Memory1Policy, as_memory1_probs
         from lola_zoo.envs.batched import BatchedIteratedGame
         from lola_zoo.registry import game as registered_game
@@ -494,7 +498,7 @@ class _BatchedBackend(_Backend):
             raise ValueError(f"{c.game!r} has {self.game.n_players} players; training is two-player here")
         self.n_actions = list(self.game.n_actions)
         init = torch.Generator().manual_seed(c.seed)
-        built: list[nn.Module] = []
+        built: list[Any] = []
         for seat, kind in enumerate(c.agents):
             if policies is not None and policies[seat] is not None:
                 built.append(policies[seat])
@@ -508,10 +512,11 @@ class _BatchedBackend(_Backend):
                 built.append(Memory1Policy(self.game.n_states, n, "sigmoid" if n == 2 else "softmax", runs=c.runs,
                                            init_std=c.init_std, generator=init))
         self.policies = built
-        self.env = BatchedIteratedGame(self.game, (c.runs, c.episodes_per_batch), c.episode_length, device=self.device)
+        self.env = BatchedIteratedGame(self.game, (c.runs, c.episodes_per_batch), cast(int, c.episode_length),
+                                       device=self.device)
         self.view = self.env
 
-    def _build_coin(self, policies: Sequence[nn.Module] | None) -> None:
+    def _build_coin(self, policies: Sequence[nn.Module | None] | None) -> None:
         from lola_zoo.agents.stacked import StackedPolicy
         from lola_zoo.envs.batched_coin import BatchedCoinGame, RecordingCoinView
 
@@ -521,7 +526,7 @@ class _BatchedBackend(_Backend):
         if builder is None:
             raise ValueError(f"policy {c.policy!r} cannot play the Coin Game")
         self._builder = builder
-        built = []
+        built: list[Any] = []
         for seat in range(2):
             if policies is not None and policies[seat] is not None:
                 built.append(policies[seat])
@@ -529,7 +534,7 @@ class _BatchedBackend(_Backend):
                 built.append(StackedPolicy(lambda s: builder(c, s), c.runs, _seat_seed(c, seat)))
         self.policies = built
         env_kw = {k: v for k, v in c.env_kwargs.items()}
-        self.env = BatchedCoinGame((c.runs, c.episodes_per_batch), max_steps=c.episode_length, device=self.device,
+        self.env = BatchedCoinGame((c.runs, c.episodes_per_batch), max_steps=cast(int, c.episode_length), device=self.device,
                                    check_actions=False, **env_kw)
         self.env.reset(seed=c.seed)
         self.view = RecordingCoinView(self.env)
@@ -556,19 +561,21 @@ class _BatchedBackend(_Backend):
                 template = StackedPolicy(lambda s: self._builder(c, s), c.runs,
                                          _seat_seed(c, seat) + 500_000).to(self.device)
                 model_kwargs = {"method": "gradient", "lr": c.om_lr, "fit_steps": c.om_fit_steps}
-        return build_learner(kind, self.policies[seat], self.policies[1 - seat], lr=c.lr, gamma=c.gamma,
-                             optimizer=c.optimizer, baseline=c.baseline, eta=c.eta, correction=c.correction,
-                             opponent_template=template, model_kwargs=model_kwargs, learner_kwargs=c.learner_kwargs)
+        return build_learner(kind, self.policies[seat], self.policies[1 - seat], lr=cast(float, c.lr),
+                             gamma=cast(float, c.gamma), optimizer=cast(str, c.optimizer), baseline=c.baseline,
+                             eta=c.eta, correction=c.correction, opponent_template=template,
+                             model_kwargs=model_kwargs, learner_kwargs=c.learner_kwargs)
 
     # -- one update
     def step(self) -> dict[str, torch.Tensor]:
         from lola_zoo.envs.batched import rollout
 
         episodes = rollout(self.view, self.policies, self.generator)
-        grads = [None if l is None else l.gradient(episodes, seat) for seat, l in enumerate(self.learners)]
-        for l, g in zip(self.learners, grads):  # both step after both computed: learning together
-            if l is not None:
-                l.apply(g)
+        grads = [None if learner is None else learner.gradient(episodes, seat)
+                 for seat, learner in enumerate(self.learners)]
+        for learner, g in zip(self.learners, grads):  # both step after both computed: learning together
+            if learner is not None:
+                learner.apply(g)
         if self.config.family == "matrix":
             return {"reward_per_step": episodes.mean_reward_per_step().detach()}
         from lola_zoo.envs.batched_coin import per_run_coin_metrics
@@ -618,7 +625,7 @@ class _BatchedBackend(_Backend):
             out["reward_per_step"] = {f"player_{i}": _stats(r[:, i]) for i in range(2)}
         with torch.no_grad():
             probs = [p.probs().detach().double().cpu() for p in self.policies]
-            exact = exact_value_per_step(self.game, [p[..., 0] if p.shape[-1] == 2 else p for p in probs], c.gamma,
+            exact = exact_value_per_step(self.game, [p[..., 0] if p.shape[-1] == 2 else p for p in probs], cast(float, c.gamma),
                                          kind="probs") if self.game.n_actions == (2, 2) else None
         if exact is not None:
             out["exact_value_per_step"] = {f"player_{i}": _stats(exact[:, i]) for i in range(2)}
@@ -642,7 +649,7 @@ class _BatchedBackend(_Backend):
 
     def state_dict(self) -> dict[str, Any]:
         state = {
-            "learners": [None if l is None else l.state_dict() for l in self.learners],
+            "learners": [None if learner is None else learner.state_dict() for learner in self.learners],
             "policies": [p.state_dict() for p in self.policies],
             "generator": _generator_state(self.generator),
         }
@@ -653,9 +660,9 @@ class _BatchedBackend(_Backend):
     def load_state_dict(self, state: Mapping[str, Any], fallback_seed: int) -> None:
         for p, s in zip(self.policies, state["policies"]):
             p.load_state_dict(s)
-        for l, s in zip(self.learners, state["learners"]):
-            if l is not None:
-                l.load_state_dict(s)
+        for learner, s in zip(self.learners, state["learners"]):
+            if learner is not None:
+                learner.load_state_dict(s)
         _set_generator_state(self.generator, state["generator"], fallback_seed)
         if "env_generator" in state:
             _set_generator_state(self.env.generator, state["env_generator"], fallback_seed + 1)
@@ -682,7 +689,7 @@ class _LoopBackend(_Backend):
             raise ValueError(f"{c.game!r} has {len(self.env.possible_agents)} agents; training is two-player here")
         self.runs = [self._build_agents(r) for r in range(c.runs)]
         # PG seats report what they really run (white-box LOLA-PG or black-box LOLA-OM); others their kind.
-        self.labels = [getattr(a, "label", None) if c.agents[i] in LEARNER_KINDS
+        self.labels: list[str] = [str(getattr(a, "label", None)) if c.agents[i] in LEARNER_KINDS
                        else getattr(a, "name", c.agents[i]) if c.agents[i].startswith("axelrod:")
                        else seat_label(c.agents[i]) for i, a in enumerate(self.runs[0].values())]
         self._episode = 0
@@ -719,7 +726,7 @@ class _LoopBackend(_Backend):
 
             opponent = agents[names[1 - seat]]
             agents[name] = make_pg_agent(
-                kind, self.env, name, opponent=opponent, lr=c.lr, gamma=c.gamma, eta=c.eta, optimizer=c.optimizer,
+                kind, self.env, name, opponent=opponent, lr=c.lr, gamma=cast(float, c.gamma), eta=c.eta, optimizer=c.optimizer,
                 correction=c.correction, episodes_per_update=c.episodes_per_batch, seed=seed + seat,
                 device=self.device, policy_kind=c.policy, policy_kwargs=c.policy_kwargs,
                 init_std=c.init_std, om_pseudo_count=c.om_pseudo_count,
@@ -769,8 +776,9 @@ class _LoopBackend(_Backend):
             if game.n_actions == (2, 2):
                 tables = [[_policy_table(run[n], game.n_states) for run in self.runs] for n in self.env.possible_agents]
                 if all(t is not None for seat in tables for t in seat):
-                    probs = [torch.stack(seat) for seat in tables]  # (runs, S, 2)
-                    exact = exact_value_per_step(game, [p[..., 0] for p in probs], self.config.gamma, kind="probs")
+                    probs = [torch.stack([cast(torch.Tensor, t) for t in seat]) for seat in tables]  # (runs, S, 2)
+                    exact = exact_value_per_step(game, [p[..., 0] for p in probs], cast(float, self.config.gamma),
+                                                 kind="probs")
                     out["exact_value_per_step"] = {f"player_{i}": _stats(exact[:, i]) for i in range(2)}
                     out["p_action0"] = [p[..., 0].mean(0).tolist() for p in probs]
         return out
@@ -972,7 +980,7 @@ class Trainer:
                 if self.checkpoint_path is not None and self.update % c.checkpoint_every == 0:
                     atomic_torch_save(self.checkpoint_path, last_good)
         except KeyboardInterrupt:
-            if self.out is not None:
+            if self.checkpoint_path is not None:
                 atomic_torch_save(self.checkpoint_path, last_good)  # the state after the last *completed* update
                 self._write(last_good["history"], None, 0.0)
             raise
@@ -982,7 +990,7 @@ class Trainer:
             logger.close()
         seconds = time.perf_counter() - t0
         result = self.result(seconds)
-        if self.out is not None:
+        if self.checkpoint_path is not None:
             atomic_torch_save(self.checkpoint_path, last_good)
             self._write(self.history, result, seconds)
         return result
