@@ -119,6 +119,18 @@ def test_a_user_registered_policy_trains_and_a_wrong_output_shape_is_refused() -
     result = train(_coin(policy="tiny-conv-test", policy_kwargs={}, updates=2))
     assert len(result.history) == 2
 
+    class NoState(torch.nn.Module):  # forward only: no initial_state / step
+        def __init__(self) -> None:
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(4))
+
+        def forward(self, observations, actions):
+            return torch.log_softmax(self.w, -1)[actions]
+
+    register_policy("no-state-test", lambda c, s: NoState(), override=True)
+    with pytest.raises(ValueError, match="lacks initial_state, step of the recurrent-state protocol"):
+        Trainer(_coin(policy="no-state-test", policy_kwargs={}))
+
     register_policy("three-actions-test", lambda c, s: CoinConvPolicy(n_actions=3, channels=2, features=4, seed=s),
                     override=True)
     with pytest.raises(ValueError, match="outputs 3 action log-probabilities, the game has 4"):
