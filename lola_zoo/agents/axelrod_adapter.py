@@ -65,7 +65,7 @@ for _cls in axl.all_strategies:
     _BY_NAME.setdefault(_normalise(_cls.name), _cls)
 
 
-def axelrod_strategy(strategy: str | type) -> type:
+def axelrod_strategy(strategy: str | type) -> type[Any]:
     """The axelrod strategy class for a class name (``"TitForTat"``), display name or class."""
     if isinstance(strategy, type):
         if not issubclass(strategy, axl.Player):

@@ -47,6 +47,7 @@ def conv_encoder(grid_size: int, in_channels: int, channels: int, features: int)
     for layer in encoder:
         if isinstance(layer, (nn.Conv2d, nn.Linear)):
             nn.init.orthogonal_(layer.weight, gain=2**0.5)
+            assert layer.bias is not None  # built with the default bias=True
             nn.init.zeros_(layer.bias)
     return encoder
 
@@ -110,6 +111,8 @@ class _CoinPolicyBase(nn.Module):
 
     ``widths`` are further layer sizes a subclass has (``channels``, ``features``), checked alike.
     """
+
+    head: nn.Linear  # every subclass builds one
 
     def __init__(
         self, grid_size: int, in_channels: int, n_actions: int, seed: int | None, **widths: int

@@ -28,7 +28,7 @@ from __future__ import annotations
 import difflib
 import functools
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Callable, Sequence, cast
 
 import torch
 
@@ -144,7 +144,7 @@ def lola_correction(d: Derivatives, i: int, eta: float = 1.0, create_graph: bool
     default (``pseudo=False``): ``(∇_i∇_j V_j) ∇_j V_i``.
     """
     out = sum(_vjp(d.grad(j, j), d.params[i], d.grad(i, j), create_graph) for j in _opponents(d, i))
-    return eta * out
+    return cast(torch.Tensor, eta * out)
 
 
 def lookahead_correction(d: Derivatives, i: int, eta: float = 1.0, create_graph: bool = False) -> torch.Tensor:
@@ -154,7 +154,7 @@ def lookahead_correction(d: Derivatives, i: int, eta: float = 1.0, create_graph:
     opponent's direction, ``(∇_i∇_j V_i) ∇_j V_j``, remains — no shaping of the opponent.
     """
     out = sum(_vjp(d.grad(i, j), d.params[i], d.grad(j, j), create_graph) for j in _opponents(d, i))
-    return eta * out
+    return cast(torch.Tensor, eta * out)
 
 
 def taylor_lola_correction(d: Derivatives, i: int, eta: float = 1.0, create_graph: bool = False) -> torch.Tensor:
@@ -179,12 +179,12 @@ def higher_order_lola_correction(
         raise ValueError(f"order of higher-order LOLA must be a positive integer, got {order!r}")
     if order == 1:
         return lola_correction(d, i, eta, create_graph)
-    out = 0
+    out: torch.Tensor | float = 0
     for j in _opponents(d, i):
         # The opponent's anticipated step must stay differentiable in θ_i: keep its graph.
         step_j = d.grad(j, j) + higher_order_lola_correction(d, j, eta, order - 1, create_graph=True)
         out = out + _vjp(step_j, d.params[i], d.grad(i, j), create_graph)
-    return eta * out
+    return cast(torch.Tensor, eta * out)
 
 
 def sos_p(d: Derivatives, eta: float = 1.0, a: float = 0.5, b: float = 0.1) -> torch.Tensor:

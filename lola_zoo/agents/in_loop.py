@@ -47,7 +47,7 @@ from __future__ import annotations
 import bisect
 import difflib
 import random
-from typing import Any, Mapping, Sequence
+from typing import Any, Literal, Mapping, Sequence, cast
 
 import numpy as np
 import torch
@@ -193,8 +193,8 @@ class SB3PolicyModule(nn.Module):
             )
         if not isinstance(policy.action_space, gymnasium.spaces.Discrete):
             raise ValueError(f"SB3PolicyModule needs a Discrete action space, got {policy.action_space}")
-        self.policy = policy
-        self.observation_space = policy.observation_space
+        self.policy: Any = policy  # an SB3 ActorCriticPolicy
+        self.observation_space: Any = cast(Any, policy).observation_space
         self.n_actions = int(policy.action_space.n)
         self._obs_shape = tuple(self.observation_space.shape or ())
 
@@ -279,7 +279,7 @@ def default_policy(
         if not discrete:
             raise ValueError(f"the memory-1 table needs a Discrete observation space, got {observation_space}")
         gen = torch.Generator().manual_seed(int(seed)) if seed is not None else None
-        form = "sigmoid" if n_actions == 2 else "softmax"
+        form: Literal["sigmoid", "softmax"] = "sigmoid" if n_actions == 2 else "softmax"
         return Memory1Policy(int(observation_space.n), n_actions, form, init_std=init_std, generator=gen, **kwargs)
     if discrete:
         raise ValueError(f"policy {kind!r} needs a Box observation; this space is {observation_space} (use memory1)")
@@ -314,7 +314,7 @@ def _check_policy_output(policy: nn.Module, observation_space: Any, action_space
     device = next(iter(policy.parameters()), torch.zeros(())).device
     with torch.no_grad():
         try:
-            log_probs, _ = policy.step(obs.to(device), policy.initial_state((1,)))
+            log_probs, _ = cast(Any, policy).step(obs.to(device), cast(Any, policy).initial_state((1,)))
         except Exception as exc:
             raise ValueError(f"{what} {type(policy).__name__} cannot take an observation of {observation_space}: "
                              f"{exc}") from exc
@@ -433,7 +433,7 @@ class PolicyGradientAgent(Agent):
 
     def _tabular_size(self, observation_space: Any) -> int | None:
         """How many observations to tabulate, or ``None`` when the policy must be called per step."""
-        if self.policy.initial_state((1,)) is not None:
+        if cast(Any, self.policy).initial_state((1,)) is not None:
             return None  # recurrent: the action depends on the history, not a table of observations
         n = getattr(observation_space, "n", None)
         if n is not None and getattr(observation_space, "shape", None) in ((), None):
@@ -478,8 +478,9 @@ class PolicyGradientAgent(Agent):
     def _tabulate(self, key: tuple) -> None:
         """Cumulative action probabilities of every observation, from ``policy.step`` (once per parameter change)."""
         with torch.no_grad():
+            assert self._n_obs is not None  # only called when the observations are tabulated
             obs = torch.arange(self._n_obs, device=self._act_device)
-            log_probs, _ = self.policy.step(obs, None)
+            log_probs, _ = cast(Any, self.policy).step(obs, None)
         self._check_output(log_probs[:1])
         cdf = log_probs.detach().double().exp().cumsum(-1).cpu()
         cdf = cdf / cdf[:, -1:]  # exactly 1 at the end: a draw u in [0, 1) always lands on an action
@@ -537,10 +538,10 @@ class PolicyGradientAgent(Agent):
     def _step_cdf(self, observation: Any) -> list[float]:
         """The cumulative action distribution for one observation, from ``policy.step`` (advances the hidden state)."""
         if self._hidden is _UNSET:
-            self._hidden = self.policy.initial_state((1,))
+            self._hidden = cast(Any, self.policy).initial_state((1,))
         obs = self._obs_tensor(observation).unsqueeze(0).to(self._act_device)
         with torch.inference_mode():
-            log_probs, self._hidden = self.policy.step(obs, self._hidden)
+            log_probs, self._hidden = cast(Any, self.policy).step(obs, self._hidden)
         self._check_output(log_probs)
         cdf = log_probs[0].double().exp().cumsum(0).cpu()
         return (cdf / cdf[-1]).tolist()  # exactly 1 at the end: a draw u in [0, 1) always lands on an action

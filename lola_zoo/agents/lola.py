@@ -20,7 +20,7 @@ opponent handle: ``opponent="white-box"`` reads the opponent's parameters, ``"bl
 
 from __future__ import annotations
 
-from typing import Any, Callable, Literal
+from typing import Any, Callable, Literal, cast
 
 import torch
 from torch import nn
@@ -53,7 +53,7 @@ def lola_gradient(
     gamma: float,
     eta: float,
     correction: CorrectionForm = "taylor",
-    baseline: bool | tuple[torch.Tensor, torch.Tensor] = True,
+    baseline: bool | tuple[bool | torch.Tensor, bool | torch.Tensor] = True,
     normalise_step: Callable[[Params], Params] | None = None,
 ) -> tuple[Params, Params]:
     """``(naive_gradient, lola_correction)`` of the own return, both estimated with DiCE on ``batch``.
@@ -193,7 +193,7 @@ class LOLA:
             None if self.step_normalisation == "none" else self._normalise,
         )
         self.last_metrics["correction_norm"] = float(
-            torch.sqrt(sum((c.double() ** 2).sum() for c in correction.values()))
+            torch.sqrt(cast(torch.Tensor, sum((c.double() ** 2).sum() for c in correction.values())))
         )
         grad = {k: naive[k] + correction[k] for k in naive}
         bonus = self.base.entropy_gradient(batch, own_params) if hasattr(self.base, "entropy_gradient") else None
@@ -212,7 +212,8 @@ class LOLA:
         """Compute the LOLA gradient on ``episodes`` and apply it."""
         grad = self.gradient(episodes, seat)
         self.apply(grad)
-        return {"grad_norm": float(torch.sqrt(sum((g.double() ** 2).sum() for g in grad.values()))), **self.last_metrics}
+        return {"grad_norm": float(torch.sqrt(cast(torch.Tensor, sum((g.double() ** 2).sum() for g in grad.values())))),
+                **self.last_metrics}
 
     def state_dict(self) -> dict[str, Any]:
         """The base learner's state and the opponent model's (and the step normaliser's, if any)."""

@@ -19,7 +19,7 @@ for a user's own PettingZoo loop (slower: one game at a time).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import torch
 from torch import nn
@@ -259,7 +259,7 @@ class PolicyGradient:
         """Compute the gradient on ``episodes`` and apply it; returns the gradient norm."""
         grad = self.gradient(episodes, seat)
         self.apply(grad)
-        return {"grad_norm": float(torch.sqrt(sum((g.double() ** 2).sum() for g in grad.values())))}
+        return {"grad_norm": float(torch.sqrt(cast(torch.Tensor, sum((g.double() ** 2).sum() for g in grad.values()))))}
 
     def state_dict(self) -> dict[str, Any]:
         """Policy parameters and optimiser state (and the critic's, when there is one)."""

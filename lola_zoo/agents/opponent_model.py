@@ -16,7 +16,7 @@ Both handles answer the same two questions — ``policy`` (a module) and ``param
 from __future__ import annotations
 
 import copy
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import torch
 from torch import nn
@@ -94,7 +94,7 @@ class OpponentModel:
                 if isinstance(module, Memory1Policy):
                     module.logits.zero_()  # the uniform policy: no knowledge of the opponent yet
                 elif module is not self.policy and hasattr(module, "reset_parameters"):
-                    module.reset_parameters()
+                    cast(Any, module).reset_parameters()
         self.pseudo_count, self.fit_steps = float(pseudo_count), int(fit_steps)
         self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=lr) if self.method == "gradient" else None
 

@@ -24,8 +24,8 @@ from __future__ import annotations
 from typing import Any, Literal, Sequence
 
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
 __all__ = ["Memory1Policy", "PolicyForm", "as_memory1_probs"]
 

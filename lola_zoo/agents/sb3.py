@@ -18,7 +18,7 @@ imported here only):
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, Sequence, cast
 
 import gymnasium
 import numpy as np
@@ -434,7 +434,7 @@ class SB3Agent(Agent):
 
     def _collect_metrics(self) -> None:
         values = self.model.logger.name_to_value
-        self._metrics.update({k: float(v) for k, v in values.items() if np.isscalar(v)})
+        self._metrics.update({k: float(cast(Any, v)) for k, v in values.items() if np.isscalar(v)})
         values.clear()
 
     def update(self) -> dict[str, float]:
@@ -454,7 +454,7 @@ class SB3Agent(Agent):
         self.model.num_timesteps = int(state.get("num_timesteps", 0))
 
 
-def _algorithm_class(name: str) -> type:
+def _algorithm_class(name: str) -> type[Any]:
     sb3 = _require_sb3()
     key = str(name).lower()
     if key not in SB3_ALGORITHMS:

@@ -9,7 +9,7 @@ in one graph, second derivatives of LOLA included.
 from __future__ import annotations
 
 import copy
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Sequence, cast
 
 import torch
 from torch import nn
@@ -70,7 +70,7 @@ class StackedPolicy(nn.Module):
 
     def initial_state(self, batch_shape: int | Sequence[int]) -> Any:
         """The member's initial state for ``batch_shape`` (which starts with the runs dimension)."""
-        return self._template[0].initial_state(batch_shape)
+        return cast(Any, self._template[0]).initial_state(batch_shape)
 
     def step(self, observation: torch.Tensor, hidden: Any = None) -> tuple[torch.Tensor, Any]:
         """Log-probabilities ``(runs, *batch, n_actions)`` and the new hidden state, every run at once."""
@@ -102,4 +102,4 @@ class _StepCall(nn.Module):
         self.net = net
 
     def forward(self, observation: torch.Tensor, hidden: Any) -> tuple[torch.Tensor, Any]:
-        return self.net.step(observation, hidden)
+        return cast(Any, self.net).step(observation, hidden)

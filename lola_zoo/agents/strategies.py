@@ -8,7 +8,7 @@ Action 0 is "cooperate" (IPD) / "heads" (IMP).
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -56,7 +56,7 @@ class Memory1Strategy(Agent):
         row = self.probs[state]
         if row.max() == 1.0:  # deterministic rows cost no random draw, so sequences are exact
             return int(row.argmax())
-        return int(min(np.searchsorted(self._cdf[state], self._rng.random(), side="right"), len(row) - 1))
+        return int(min(cast(int, np.searchsorted(self._cdf[state], self._rng.random(), side="right")), len(row) - 1))
 
     def state_dict(self) -> dict[str, Any]:
         """The probability table."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from lola_zoo.devices import add_device_argument
@@ -41,8 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Validate, run, print the summary, write summary.json and the PNG plots."""
     from lola_zoo.experiments.exact import ExactConfig, run_exact, save_exact_outputs, summarize
-    from lola_zoo.paper.core import default_out_dir
     from lola_zoo.io import atomic_write_json
+    from lola_zoo.paper.core import default_out_dir
 
     config = ExactConfig(
         game=args.game, learners=tuple(args.learners), lr=tuple(args.lr), eta=tuple(args.eta), gamma=args.gamma,

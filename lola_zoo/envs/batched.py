@@ -24,7 +24,7 @@ Coin Game twin offers the same one):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol, Sequence, runtime_checkable
+from typing import Any, Protocol, Sequence, cast, runtime_checkable
 
 import torch
 
@@ -202,14 +202,14 @@ def rollout(
     if len(policies) != env.n_players:
         raise ValueError(f"expected {env.n_players} policies (one per seat), got {len(policies)}")
     observations = env.reset(seed)
-    hidden = [p.initial_state(env.batch_shape) for p in policies]
+    hidden = [cast(Any, p).initial_state(env.batch_shape) for p in policies]
     obs_log: list[list[torch.Tensor]] = [[] for _ in policies]
     act_log, rew_log = [], []
     for _ in range(env.max_steps):
         acts = []
         for i, policy in enumerate(policies):
             obs_log[i].append(observations[i])
-            log_probs, hidden[i] = policy.step(observations[i], hidden[i])
+            log_probs, hidden[i] = cast(Any, policy).step(observations[i], hidden[i])
             acts.append(sample_actions(log_probs, generator))
         actions = torch.stack(acts, dim=-1)
         observations, rewards, _ = env.step(actions)

@@ -131,7 +131,7 @@ class CoinGame(DilemmaParallelEnv):
     :param max_cycles: PettingZoo's name for ``max_steps``; overrides it when given.
     """
 
-    metadata = {
+    metadata: dict[str, Any] = {
         "name": "coin_game_v0",
         "render_modes": ["ansi", "human", "rgb_array"],
         "is_parallelizable": True,

@@ -92,7 +92,9 @@ class MatrixGame:
 
     def payoff(self, player: int, joint_action: Sequence[int]) -> float:
         """Reward of ``player`` for one joint action (seat order)."""
-        return float(self.payoffs[(player, *joint_action)])
+        # The index tuple is built first: mypy reads x[(a, *b)] as 3.11's x[a, *b] and rejects it for 3.10.
+        index = (player, *joint_action)
+        return float(self.payoffs[index])
 
     def perspective(self, player: int) -> tuple[int, ...]:
         """Seat order as seen by ``player``: itself first, then the others in seat order."""

@@ -48,7 +48,7 @@ class IteratedMatrixGame(DilemmaParallelEnv):
     :param max_cycles: PettingZoo's name for ``max_steps``; overrides it when given.
     """
 
-    metadata = {
+    metadata: dict[str, Any] = {
         "name": "iterated_matrix_game_v0",
         "render_modes": ["ansi", "human"],
         "is_parallelizable": True,

@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterator, Sequence
 import torch
 
 import lola_zoo
-from lola_zoo.agents.exact_rules import Learner, ValueFn, exact_update, learner_names, make_learner
+from lola_zoo.agents.exact_rules import Learner, ValueFn, exact_update, make_learner
 from lola_zoo.envs.exact import exact_value, payoff_matrix
 from lola_zoo.envs.games import MatrixGame
 from lola_zoo.envs.iterated import perspective_tables

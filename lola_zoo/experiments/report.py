@@ -61,6 +61,7 @@ def t_quantile_975(df: int) -> float:
         raise ValueError(f"degrees of freedom must be >= 1, got {df}")
     if df <= 30:
         return _T975[df - 1]
+    lo_df: float
     lo_df, lo_t = 30, _T975[-1]
     for hi_df, hi_t in _T975_TAIL:
         if df <= hi_df:

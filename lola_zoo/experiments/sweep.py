@@ -519,6 +519,7 @@ def run_sweep(
                             failed.append((cell.id, f"{type(exc).__name__}: {exc}"))
                             _log_error(out, cell, exc)
                         else:
+                            assert row is not None  # a cell without an exception has a row
                             _append_row(fh, row)
                             new_rows.append(row)
                         bar.update(1)

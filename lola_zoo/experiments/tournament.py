@@ -26,7 +26,7 @@ import math
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Sequence
+from typing import Any, ClassVar, Literal, Sequence
 
 import numpy as np
 import torch
@@ -199,7 +199,7 @@ class FixedEntrant(Entrant):
     """A fixed memory-1 strategy in every run."""
 
     fixed = True
-    table: ClassVar[Callable[[MatrixGame], torch.Tensor]]
+    table: ClassVar[staticmethod[[MatrixGame], torch.Tensor]]
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
@@ -274,7 +274,7 @@ class PGEntrant(Entrant):
         from lola_zoo.envs.batched import BatchedIteratedGame
         from lola_zoo.experiments.engine import build_learner
 
-        form = "sigmoid" if self.n == 2 else "softmax"
+        form: Literal["sigmoid", "softmax"] = "sigmoid" if self.n == 2 else "softmax"
         m = self.game.n_actions[1 - self.seat]
         self.policy_module = Memory1Policy(self.n_states, self.n, form, runs=self.runs, generator=self.generator,
                                            dtype=DTYPE)
@@ -449,7 +449,6 @@ def play_match(config: TournamentConfig, row: str, col: str, seed: int = 0, prog
     gens = [torch.Generator().manual_seed(seed * 1_000_003 + k) for k in range(3)]
     players = [entrant_factory(row)(game, 0, config, gens[0]), entrant_factory(col)(game, 1, config, gens[1])]
     B = config.runs
-    rows = torch.arange(B)
     payoff = torch.tensor(game.payoffs, dtype=DTYPE)  # (2, n0, n1)
     m = game.n_actions[1]
     n = game.n_actions[0]
@@ -545,7 +544,7 @@ def aggregate(config: TournamentConfig, matches: Sequence[dict[str, Any]]) -> To
                 per_run[(me, other)] = list(m[f"{side}_runs"])
             if a == b:
                 break  # self-play: one cell, the row side
-    ranking = []
+    ranking: list[dict[str, Any]] = []
     for me in rows_names:
         runs = [per_run[(me, o)] for o in cols_names if (me, o) in per_run]
         if not runs:

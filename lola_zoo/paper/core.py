@@ -183,7 +183,7 @@ def select_sections(only: Sequence[str] | str | None = None) -> list[Section]:
     if only is None or only == "" or only == []:
         return [s for s in SECTIONS if s.default]
     names = [n.strip() for n in (only.split(",") if isinstance(only, str) else only) if n.strip()]
-    chosen = []
+    chosen: list[Section] = []
     for name in names:
         matches = [s for s in SECTIONS if name == s.name or name in s.tags]
         if not matches:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import torch
 
+from lola_zoo.experiments.engine import plot_reward_curves, preset_config, train
 from lola_zoo.experiments.exact import _torch_threads, classify_imp, classify_ipd
 from lola_zoo.paper.core import (
     EXTRA_PAPER_NUMBERS,
@@ -20,7 +21,6 @@ from lola_zoo.paper.core import (
     _row,
     register_section,
 )
-from lola_zoo.experiments.engine import plot_reward_curves, preset_config, train
 
 __all__ = ["PAPER_PG_NUMBERS", "ipd_pg_section", "imp_pg_section"]
 
