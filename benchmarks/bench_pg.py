@@ -65,9 +65,9 @@ def lola_update_seconds(runs: int, episodes: int, steps: int, repeats: int) -> t
         t0 = time.perf_counter()
         batch = rollout(env, p, gen)
         t1 = time.perf_counter()
-        grads = [l.gradient(batch, i) for i, l in enumerate(learners)]
-        for l, g in zip(learners, grads):
-            l.apply(g)
+        grads = [learner.gradient(batch, i) for i, learner in enumerate(learners)]
+        for learner, g in zip(learners, grads):
+            learner.apply(g)
         t2 = time.perf_counter()
         if k:  # the first update is a warm-up
             t_roll += t1 - t0

@@ -29,8 +29,9 @@ GAMMA = 0.96
 def strategies(game: MatrixGame, player: int) -> dict[str, np.ndarray]:
     """Memory-1 strategies of ``player`` as ``(n_states, n_actions)`` tables (states from its own view).
 
-    "always X" for each action X; "tit-for-tat" (or "copy opponent" with more actions) repeats the opponent's previous action and opens with the
-    first action (tit-for-tat in the prisoner's dilemma); "uniform" plays every action equally often.
+    "always X" for each action X; "tit-for-tat" (or "copy opponent" with more actions) repeats the
+    opponent's previous action and opens with the first action (tit-for-tat in the prisoner's
+    dilemma); "uniform" plays every action equally often.
     """
     n, m = game.n_actions[player], game.n_actions[1 - player]
     out = {}

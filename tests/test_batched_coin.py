@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from lola_zoo.envs.batched_coin import BatchedCoinGame, PerSeatView, coin_game_metrics
-from lola_zoo.envs.coin_game import CoinGame, CoinGameState
+from lola_zoo.envs.coin_game import CoinGame
 
 RIGHT, LEFT, DOWN, UP = 0, 1, 2, 3
 

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from lola_zoo.cli import main
 from lola_zoo import paper
+from lola_zoo.cli import main
 
 
 def test_exact_writes_summary_and_plots_for_one_configured_experiment(tmp_path, capsys):

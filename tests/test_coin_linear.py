@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from lola_zoo.agents.coin_linear import CoinLinearPolicy, egocentric_view
-from lola_zoo.envs.batched_coin import BatchedCoinGame
 from lola_zoo.agents.stacked import StackedPolicy
+from lola_zoo.envs.batched_coin import BatchedCoinGame
 
 
 @pytest.fixture(autouse=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 
 import pytest
@@ -11,11 +10,9 @@ import torch
 from lola_zoo.agents.coin_policies import CoinConvPolicy, CoinRecurrentPolicy
 from lola_zoo.agents.lola import LOLA
 from lola_zoo.agents.naive import PolicyGradient
-from lola_zoo.cli import main
-from lola_zoo.envs.batched import rollout
-from lola_zoo.envs.batched_coin import BatchedCoinGame, coin_game_metrics
 from lola_zoo.agents.stacked import StackedPolicy
-from lola_zoo.envs.batched_coin import RecordingCoinView, per_run_coin_metrics
+from lola_zoo.envs.batched import rollout
+from lola_zoo.envs.batched_coin import BatchedCoinGame, RecordingCoinView, coin_game_metrics, per_run_coin_metrics
 
 
 @pytest.mark.parametrize("member", [CoinConvPolicy, CoinRecurrentPolicy])

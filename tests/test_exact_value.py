@@ -11,7 +11,6 @@ from lola_zoo.agents.strategies import Memory1Strategy
 from lola_zoo.envs.exact import exact_value, exact_value_per_step, joint_chain, policy_probs
 
 
-
 @pytest.fixture(autouse=True)
 def float64_default():
     """Exact-value checks in double precision; restored afterwards so other modules keep float32."""
@@ -46,7 +45,7 @@ def test_exact_value_matches_monte_carlo_play_in_the_pettingzoo_env(env_id: str,
     game = lola_zoo.game(env_id)
     gen = torch.Generator().manual_seed(7)
     logits = [torch.randn(game.n_states, n, generator=gen) for n in game.n_actions]
-    probs = [torch.softmax(l, -1).numpy() for l in logits]
+    probs = [torch.softmax(logit, -1).numpy() for logit in logits]
     exact = exact_value(game, logits, gamma)[0].numpy()
     # 100 steps: gamma^100 < 3e-10, so truncation bias is far below the sampling error.
     mean, sem = monte_carlo_values(env_id, probs, gamma, episodes=1500, steps=100, seed=11)

@@ -7,13 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from lola_zoo.cli import main
 from lola_zoo.experiments.tournament import (
     ENTRANTS,
     TournamentConfig,
-    aggregate,
     play_match,
     run_tournament,
     save_tournament,
