@@ -342,3 +342,21 @@ def test_plain_loop_run_resumes_like_a_straight_run_for_pg_seats(tmp_path) -> No
     train(config, tmp_path / "b", stop_after=2)
     resumed = train(config, tmp_path / "b", resume=True)
     assert resumed.history == straight.history
+
+
+def test_a_checkpoint_from_another_device_type_resumes_with_its_parameters_and_fresh_streams(tmp_path) -> None:
+    # A CPU-only machine cannot write a CUDA checkpoint, so one is faked: the generator states are
+    # marked as CUDA's, which the CPU cannot load; parameters and optimiser state must still be restored.
+    config = _ipd(updates=4)
+    train(config, tmp_path, stop_after=2)
+    path = tmp_path / "checkpoint.pt"
+    state = torch.load(path, weights_only=False)
+    state["device_type"] = "cuda"
+    state["backend"]["generator"]["device"] = "cuda"
+    torch.save(state, path)
+    trainer = Trainer(config, tmp_path, resume=True)
+    assert not trainer.restored_rng
+    saved_logits = state["backend"]["policies"][0]["logits"]
+    assert torch.equal(trainer.backend.policies[0].logits.detach(), saved_logits)
+    result = trainer.run()
+    assert [r["update"] for r in result.history] == [1, 2, 3, 4]

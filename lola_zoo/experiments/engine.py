@@ -937,7 +937,7 @@ class Trainer:
 
     def _state(self) -> dict[str, Any]:
         return {"config": self.config.to_dict(), "update": self.update, "backend": self.backend.state_dict(),
-                "history": copy.deepcopy(self.history),
+                "history": list(self.history),  # rows are never changed once appended: a shallow copy is a snapshot
                 "recent": [{k: v.detach().cpu().clone() for k, v in m.items()} for m in self.recent],
                 "device_type": self.device.type}
 
