@@ -277,7 +277,8 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
                        eta=10.0),
         # The best recurrent setting of the search (docs/coin-game-results.md): self-centred conv + GRU with a linear
         # skip path, 256 x 10-step episodes, Adam-normalised anticipated step eta 0.3. It does NOT reach the
-        # 70 % own-coin target (GPU pilot: 56.8 % +- 8.4 at update 279); kept to reproduce that negative result.
+        # 70 % own-coin target (GPU pilot: 56.8 % +- 8.4 at update 279; run to its end on the CPU: 53.5 % +- 6.6);
+        # kept to reproduce that negative result.
         "gru": dict(policy="gru", policy_kwargs={"channels": 8, "features": 16, "hidden_size": 16, "egocentric": True,
                                                  "skip": True},
                     runs=5, updates=380, episodes_per_batch=256, episode_length=10, lr=0.02, eta=0.3, window=10,
