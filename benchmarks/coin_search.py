@@ -59,11 +59,12 @@ BASE: dict[str, Any] = dict(
     critic=False, critic_lr=0.01, critic_steps=3,
     entropy=0.0,
     warmup=0,              # LOLA learners take plain NL steps for this many updates first
+    anticipate=None,       # opponent parameters whose learning LOLA anticipates (None: all, the paper's form)
     seed_offset=0,         # added to --seed: the same variant on other seeds
     window=10,
 )
 #: Settings that NL-PG does not read: NL jobs equal in everything else are run once.
-LOLA_ONLY = ("eta", "step_norm", "correction", "warmup")
+LOLA_ONLY = ("eta", "step_norm", "correction", "warmup", "anticipate")
 
 # Ordered by the prior of success.  What CPU probes showed (docs/coin-game-results.md): the
 # egocentric GRU learns to collect coins fast under NL-PG (4.7 -> 14 coins per 20-step episode in
@@ -85,6 +86,12 @@ E256 = dict(**SMALL, episodes=256, updates=160)
 T10 = dict(**SMALL, episodes=256, length=10, updates=380)
 SKIP = dict(**T10, skip=True)
 VARIANTS: list[dict[str, Any]] = [
+    # Round 4 (CPU, after the pilots): LOLA anticipates only the opponent's linear skip path, i.e. the
+    # part that is the linear policy for which the effect is known; own gradients still reach every layer.
+    _v("skip-antic-E64T20-lr05-adam1", SMALL, skip=True, updates=400, lr=0.05, anticipate=["skip"],
+       cpu=(1.0, 0.42, "e"), why="GRU + skip, LOLA anticipates the skip path only, Adam eta 1, lr 0.05"),
+    _v("skip-antic-E64T20-lr05-raw10", SMALL, skip=True, updates=400, lr=0.05, anticipate=["skip"], step_norm="none",
+       eta=10.0, cpu=(1.0, 0.42, "e"), why="the same with the linear preset's raw eta 10"),
     # Round 3 (after two GPU pilots, docs/coin-game-results.md "Search for a recurrent setting"):
     # every plain recurrent variant stayed at 50 %; the GRU with a linear skip path rose in 2 of 5
     # seeds (57 % mean at update 279, still rising) and the feed-forward conv in 1 of 5.  So the skip
@@ -207,7 +214,8 @@ def _learner(kind: str, s: dict[str, Any], own: StackedPolicy, other: StackedPol
                           critic_lr=s["critic_lr"], critic_steps=s["critic_steps"])
     if kind == "nl":
         return base
-    return LOLA(base, other, "white-box", s["eta"], s["correction"], step_normalisation=s["step_norm"])
+    return LOLA(base, other, "white-box", s["eta"], s["correction"], step_normalisation=s["step_norm"],
+                anticipate=s.get("anticipate"))
 
 
 def _atomic_write(path: Path, text: str) -> None:

@@ -327,3 +327,27 @@ def test_each_seed_of_a_stacked_run_gets_exactly_its_own_gradient(kind: str) -> 
     for name, g in together.items():
         assert g[k].abs().sum() > 0
         torch.testing.assert_close(g[k : k + 1], alone[name], rtol=1e-4, atol=1e-6)
+
+
+# --------------------------------------------------------------------------- anticipating part of the opponent
+def test_the_taylor_correction_is_additive_over_a_partition_of_the_anticipated_parameters() -> None:
+    """The shaping scalar sums over opponent parameters, so corrections over disjoint sets add up to the full one."""
+    make = lambda s: CoinRecurrentPolicy(channels=4, features=8, hidden_size=8, egocentric=True, skip=True,  # noqa: E731
+                                         seed=s)
+    seats, episodes = _coin_batch(make)
+    b = SeatBatch.from_episodes(episodes, 0)
+    args = (seats[0], params_of(seats[0]), seats[1], params_of(seats[1]), b, 0.96, 0.7)
+    _, full = lola_gradient(*args)
+    _, everything = lola_gradient(*args, anticipate=["encoder", "gru", "head", "skip"])
+    _, skip = lola_gradient(*args, anticipate=["skip"])
+    _, rest = lola_gradient(*args, anticipate=["encoder", "gru", "head"])
+    _close(everything, full)
+    _close({k: skip[k] + rest[k] for k in full}, full, atol=1e-5, rtol=1e-4)
+    assert any(float((skip[k] - full[k]).abs().max()) > 1e-6 for k in full)  # a real restriction
+
+
+def test_anticipate_must_name_opponent_parameters() -> None:
+    make = lambda s: CoinConvPolicy(channels=4, features=8, seed=s)  # noqa: E731
+    seats, _ = _coin_batch(make)
+    with pytest.raises(ValueError, match="names none of the opponent's parameters"):
+        LOLA(PolicyGradient(seats[0]), seats[1], anticipate=["skip"])

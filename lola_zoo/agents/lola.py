@@ -20,7 +20,7 @@ opponent handle: ``opponent="white-box"`` reads the opponent's parameters, ``"bl
 
 from __future__ import annotations
 
-from typing import Any, Callable, Literal, cast
+from typing import Any, Callable, Literal, Sequence, cast
 
 import torch
 from torch import nn
@@ -30,7 +30,7 @@ from lola_zoo.agents.naive import Params, PolicyGradient, SeatBatch, episode_mea
 from lola_zoo.agents.opponent_model import OpponentModel, WhiteBoxOpponent
 from lola_zoo.envs.batched import Episodes
 
-__all__ = ["lola_gradient", "LOLA", "OpponentMode", "CorrectionForm", "StepNormalisation"]
+__all__ = ["lola_gradient", "anticipated_params", "LOLA", "OpponentMode", "CorrectionForm", "StepNormalisation"]
 
 OpponentMode = Literal["white-box", "black-box"]
 CorrectionForm = Literal["taylor", "lookahead"]
@@ -55,6 +55,7 @@ def lola_gradient(
     correction: CorrectionForm = "taylor",
     baseline: bool | tuple[bool | torch.Tensor, bool | torch.Tensor] = True,
     normalise_step: Callable[[Params], Params] | None = None,
+    anticipate: Sequence[str] | None = None,
 ) -> tuple[Params, Params]:
     """``(naive_gradient, lola_correction)`` of the own return, both estimated with DiCE on ``batch``.
 
@@ -63,6 +64,8 @@ def lola_gradient(
     discounted baselines ``(own, opponent)`` ``(*batch, T)`` (a learned critic's).  ``normalise_step``
     maps the opponent's gradient (still in the graph) to the direction its anticipated step takes,
     e.g. divided by a *detached* Adam second moment; ``None``: the raw gradient (the paper's form).
+    ``anticipate``: names (or name prefixes) of the opponent parameters whose learning step is
+    anticipated; the others are held where they are. ``None``: every parameter (the paper's LOLA).
     """
     own_baseline, opp_baseline = baseline if isinstance(baseline, tuple) else (baseline, baseline)
     own_lp = trajectory_log_probs(own_policy, own_params, batch.own_observations, batch.own_actions)
@@ -70,22 +73,35 @@ def lola_gradient(
     own_value = episode_mean(dice_objective(batch.own_rewards, [own_lp, opp_lp], gamma, own_baseline))
     opp_value = episode_mean(dice_objective(batch.opp_rewards, [own_lp, opp_lp], gamma, opp_baseline))
     naive = _grad(own_value, own_params)
+    stepped_params = anticipated_params(opp_params, anticipate)
     # The opponent's anticipated naive step, kept in the graph so it is a function of theta_1.
-    opp_grad = _grad(opp_value, opp_params, create_graph=True)
+    opp_grad = _grad(opp_value, stepped_params, create_graph=True)
     if normalise_step is not None:
         opp_grad = normalise_step(opp_grad)
     opp_step = {k: eta * g for k, g in opp_grad.items()}
     if correction == "taylor":
-        own_grad_opp = _grad(own_value, opp_params)  # grad_theta_2 V_1, held fixed (stop_grad)
-        shaped = sum((own_grad_opp[k].detach() * opp_step[k]).sum() for k in opp_params)
+        own_grad_opp = _grad(own_value, stepped_params)  # grad_theta_2 V_1, held fixed (stop_grad)
+        shaped = sum((own_grad_opp[k].detach() * opp_step[k]).sum() for k in stepped_params)
         return naive, _grad(shaped, own_params)  # type: ignore[arg-type]
     if correction == "lookahead":
-        stepped = {k: opp_params[k] + opp_step[k] for k in opp_params}
+        stepped = {k: opp_params[k] + opp_step[k] if k in opp_step else opp_params[k] for k in opp_params}
         opp_lp_new = trajectory_log_probs(opp_policy, stepped, batch.opp_observations, batch.opp_actions)
         ahead = episode_mean(dice_objective(batch.own_rewards, [own_lp, opp_lp_new], gamma, own_baseline))
         full = _grad(ahead, own_params)
         return naive, {k: full[k] - naive[k] for k in naive}
     raise ValueError(f"correction must be 'taylor' or 'lookahead', got {correction!r}")
+
+
+def anticipated_params(params: Params, anticipate: Sequence[str] | None) -> Params:
+    """The parameters named by ``anticipate`` (exact names or prefixes; ``.`` and a stacked policy's ``__`` alike)."""
+    if anticipate is None:
+        return params
+    wanted = [a.replace(".", "__") for a in anticipate]
+    chosen = {k: v for k, v in params.items()
+              if any(k.replace(".", "__") == w or k.replace(".", "__").startswith(w + "__") for w in wanted)}
+    if not chosen:
+        raise ValueError(f"anticipate={list(anticipate)} names none of the opponent's parameters {sorted(params)}")
+    return chosen
 
 
 class LOLA:
@@ -112,6 +128,10 @@ class LOLA:
 
         The scale factor is held fixed (detached): it changes the step's size, not what is
         differentiated through.
+    :param anticipate: names or name prefixes of the opponent's parameters whose learning LOLA
+        anticipates (e.g. ``["skip", "head"]``: only the output layers); ``None`` (default): all of
+        them, the paper's form. A smaller set trades the paper's full anticipated step for a
+        lower-variance estimate of the shaping term.
     :param beta2: decay of the second-moment estimate (``"adam"``).
     :param eps: added to ``sqrt(v_hat)`` (``"adam"``) or to the norm (``"norm"``).
     """
@@ -127,6 +147,7 @@ class LOLA:
         step_normalisation: StepNormalisation = "none",
         beta2: float = 0.999,
         eps: float = 1e-8,
+        anticipate: Sequence[str] | None = None,
     ) -> None:
         if opponent == "white-box":
             self.opponent: WhiteBoxOpponent | OpponentModel = WhiteBoxOpponent(opponent_policy)
@@ -148,6 +169,9 @@ class LOLA:
         self._second_moment: Params = {}
         self._moment_steps = 0
         self.name = "LOLA-PG" if opponent == "white-box" else "LOLA-OM"
+        self.anticipate = None if anticipate is None else [str(a) for a in anticipate]
+        if self.anticipate is not None:
+            anticipated_params(dict(self.opponent.policy.named_parameters()), self.anticipate)  # names checked now
 
     def _normalise(self, grad: Params) -> Params:
         """The opponent gradient scaled as ``step_normalisation`` says (updates the second moment for "adam")."""
@@ -191,6 +215,7 @@ class LOLA:
             batch, self.base.gamma, self.eta, self.correction,
             baselines,
             None if self.step_normalisation == "none" else self._normalise,
+            self.anticipate,
         )
         self.last_metrics["correction_norm"] = float(
             torch.sqrt(cast(torch.Tensor, sum((c.double() ** 2).sum() for c in correction.values())))
