@@ -124,3 +124,35 @@ def test_bad_actions_and_stepping_after_the_end_fail_clearly() -> None:
         BatchedIteratedGame("ipd", 0)
     with pytest.raises(KeyError, match="unknown dilemma"):
         BatchedIteratedGame("ipdd")
+
+
+def test_tabular_rollout_equals_the_generic_rollout_for_deterministic_tables() -> None:
+    from lola_zoo.agents.policies import as_memory1_probs
+    from lola_zoo.envs.batched import rollout_tabular
+
+    tft, alld = [1.0, 1.0, 0.0, 1.0, 0.0], [0.0] * 5
+    env = BatchedIteratedGame("ipd", (3, 4), max_steps=7)
+    policies = [as_memory1_probs(tft, runs=3), as_memory1_probs(alld, runs=3)]
+    generic = rollout(env, policies, torch.Generator().manual_seed(0))
+    fast = rollout_tabular(env, [p.probs() for p in policies], torch.Generator().manual_seed(1))
+    assert torch.equal(generic.actions, fast.actions) and torch.equal(generic.rewards, fast.rewards)
+    for a, b in zip(generic.observations, fast.observations):
+        assert torch.equal(a, b)
+
+
+def test_tabular_rollout_samples_the_same_distribution_as_the_generic_rollout() -> None:
+    from lola_zoo.agents.policies import Memory1Policy
+    from lola_zoo.envs.batched import rollout_tabular
+
+    gen = torch.Generator().manual_seed(5)
+    policies = [Memory1Policy(runs=2, generator=gen), Memory1Policy(runs=2, generator=gen)]
+    env = BatchedIteratedGame("ipd", (2, 4000), max_steps=6)
+    generic = rollout(env, policies, torch.Generator().manual_seed(0))
+    fast = rollout_tabular(env, [p.probs().detach() for p in policies], torch.Generator().manual_seed(1))
+    # per run and step, the share of action 0 of each seat: equal within 5 standard errors
+    for seat in range(2):
+        a = (generic.actions[..., seat] == 0).double().mean(1)
+        b = (fast.actions[..., seat] == 0).double().mean(1)
+        se = torch.sqrt(a * (1 - a) / 4000 + b * (1 - b) / 4000).clamp_min(1e-3)
+        assert ((a - b).abs() < 5 * se).all(), (a, b)
+    assert torch.allclose(generic.rewards.mean((1, 2)), fast.rewards.mean((1, 2)), atol=0.05)

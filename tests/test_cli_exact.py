@@ -60,7 +60,10 @@ def test_reproduce_prints_the_table_and_writes_summary_table_and_plots(tmp_path,
     for setting in ("NL vs NL", "LOLA vs LOLA", "LOLA vs NL"):
         assert setting in stdout
     summary = json.loads((out / "summary.json").read_text())
-    assert set(summary["sections"]) == {"ipd-exact", "imp-exact"}
+    assert set(summary["sections"]) == {"ipd-exact", "imp-exact", "ipd-exploit"}
+    table4 = {(r["setting"], r["metric"]): r for r in summary["rows"] if r["section"] == "ipd-exploit"}
+    assert table4[("LOLA vs NL", "reward (LOLA)")]["paper"] == -1.28 and table4[("HOLA vs LOLA", "reward (HOLA)")]
+    assert table4[("LOLA vs NL", "reward (NL)")]["paper_provenance"] == "secondary"
     metrics = {(r["game"], r["setting"], r["metric"]) for r in summary["rows"]}
     assert ("ipd", "LOLA vs LOLA", "tit_for_tat") in metrics and ("imp", "LOLA vs LOLA", "nash") in metrics
     lola = summary["sections"]["ipd-exact"]["LOLA vs LOLA"]
@@ -87,6 +90,14 @@ def test_sections_can_be_added_without_editing_the_driver(tmp_path):
 
 
 def test_paper_numbers_say_where_they_come_from():
-    for number in paper.PAPER_NUMBERS:
-        assert number.source and (number.verified or number.note)
-        assert number.value is None or number.metric in {"reward", "reward_std"} or 0.0 <= number.value <= 1.0
+    for number in (*paper.PAPER_NUMBERS, *paper.EXTRA_PAPER_NUMBERS):
+        assert number.source and number.verified in paper.core.PROVENANCE and number.note
+        is_reward = number.metric.startswith("reward") or number.metric == "points_per_episode"
+        assert number.value is None or is_reward or 0.0 <= number.value <= 1.0
+
+
+def test_paper_number_provenance_is_checked_and_marked():
+    with pytest.raises(ValueError, match="verified must be one of"):
+        paper.PaperNumber("ipd", "X", "reward", -1.0, "src", "maybe")
+    assert paper.PaperNumber("ipd", "X", "reward", -1.0, "src", False).verified == "recalled"
+    assert paper.PaperNumber("ipd", "X", "reward", -1.0, "src", "secondary").mark == "\u2020"

@@ -16,7 +16,8 @@ def test_pg_rows_sit_beside_the_papers_numbers(tmp_path) -> None:
     summary = paper.reproduce(out_dir=tmp_path, only="imp-pg", quick=True, seeds=3, progress=False, echo=None)
     rows = {(r["setting"], r["metric"]): r for r in summary["rows"]}
     lola = rows[("LOLA-PG vs LOLA-PG", "nash")]
-    assert lola["paper"] == 0.932 and lola["paper_text"].endswith("*")  # flagged as not re-checked
+    assert lola["paper"] == 0.932 and lola["paper_text"].endswith("\u2020")  # secondary source, marked
+    assert lola["paper_provenance"] == "secondary"
     assert 0.0 <= rows[("NL-PG vs NL-PG", "nash_distance")]["ours"] <= 0.5
     assert (tmp_path / "imp-pg-lola-curves.png").read_bytes()[:4] == b"\x89PNG"
     on_disk = json.loads((tmp_path / "summary.json").read_text())

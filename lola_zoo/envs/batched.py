@@ -31,7 +31,7 @@ import torch
 from lola_zoo.envs.games import CANONICAL_GAMES, MatrixGame
 from lola_zoo.envs.iterated import perspective_tables
 
-__all__ = ["BatchedEnv", "BatchedIteratedGame", "Episodes", "rollout", "sample_actions"]
+__all__ = ["BatchedEnv", "BatchedIteratedGame", "Episodes", "rollout", "rollout_tabular", "sample_actions"]
 
 
 @runtime_checkable
@@ -218,6 +218,58 @@ def rollout(
     t_dim = len(env.batch_shape)
     return Episodes(
         observations=[torch.stack(o, dim=t_dim) for o in obs_log],
+        actions=torch.stack(act_log, dim=t_dim),
+        rewards=torch.stack(rew_log, dim=t_dim),
+    )
+
+
+@torch.no_grad()
+def rollout_tabular(
+    env: BatchedIteratedGame,
+    tables: Sequence[torch.Tensor],
+    generator: torch.Generator | None = None,
+) -> Episodes:
+    """:func:`rollout` for memory-1 tables: the same episodes in distribution, a few tensor ops per step.
+
+    ``tables[i]``: P(action | state) of seat ``i``, ``(runs, S, n_i)`` with the runs dimension equal to
+    ``env.batch_shape[0]`` (``(S, n_i)`` is shared by all runs). The policies cannot change during a
+    rollout, so their cumulative tables and every uniform draw are made once, up front; each step
+    is then a gather, a comparison and the env's table look-ups — what makes the batched IPD
+    rollouts several times faster than stepping generic policy modules.
+    """
+    if len(tables) != env.n_players:
+        raise ValueError(f"expected {env.n_players} tables (one per seat), got {len(tables)}")
+    shape, T = env.batch_shape, env.max_steps
+    runs, rest = shape[0], int(torch.Size(shape[1:]).numel())
+    cdfs = []
+    for i, table in enumerate(tables):
+        tab = table.to(env.device)
+        if tab.dim() == 2:
+            tab = tab.expand(runs, *tab.shape)
+        if tab.shape != (runs, env.n_states, env.n_actions[i]):
+            raise ValueError(f"table of seat {i} must be (runs, S, n) = {(runs, env.n_states, env.n_actions[i])}, "
+                             f"got {tuple(tab.shape)}")
+        cdfs.append(tab.cumsum(-1))
+    uniforms = torch.rand((T, env.n_players, runs, rest), generator=generator, device=env.device,
+                          dtype=cdfs[0].dtype)
+    states = [s.reshape(runs, rest) for s in env.reset()]
+    obs_log: list[list[torch.Tensor]] = [[] for _ in tables]
+    act_log, rew_log = [], []
+    for t in range(T):
+        acts = []
+        for i, cdf in enumerate(cdfs):
+            obs_log[i].append(states[i])
+            c = cdf.gather(1, states[i].unsqueeze(-1).expand(-1, -1, cdf.shape[-1]))  # (runs, rest, n)
+            # inverse CDF, as sample_actions: count the CDF steps u has passed (clamped against rounding)
+            acts.append((c < uniforms[t, i].unsqueeze(-1) * c[..., -1:]).sum(-1).clamp_max(cdf.shape[-1] - 1))
+        actions = torch.stack(acts, dim=-1).reshape(*shape, env.n_players)
+        observations, rewards, _ = env.step(actions)
+        states = [o.reshape(runs, rest) for o in observations]
+        act_log.append(actions)
+        rew_log.append(rewards)
+    t_dim = len(shape)
+    return Episodes(
+        observations=[torch.stack(o, dim=-1).reshape(*shape, T) for o in obs_log],
         actions=torch.stack(act_log, dim=t_dim),
         rewards=torch.stack(rew_log, dim=t_dim),
     )

@@ -110,20 +110,22 @@ def coin_section(ctx: SectionContext) -> SectionResult:
     return SectionResult(rows, [figure] if figure is not None else [], summary)
 
 
-_COIN_SOURCE = "Foerster et al. 2018 (arXiv:1709.04326), the Coin Game experiment and its figure"
-_COIN_NOT_CHECKED = ("read from the paper's figure as the issue states it; not re-checked against the PDF "
-                     "in this project (the search tool held no copy of the figure's text)")
+_COIN_SOURCE = "Foerster et al. 2018 (AAMAS; arXiv:1709.04326), Figure 5 (Coin Game), values read off the plot"
+_COIN_SECONDARY = ("from a secondary summary of the paper, read off its Figure 5 (approximate); "
+                   "not yet checked against the PDF")
 
-#: What the paper reports for the Coin Game (curves only, no table): values are approximate.
+#: What the paper reports for the Coin Game (curves only, no table): approximate values read off Figure 5.
 COIN_PAPER_NUMBERS: tuple[PaperNumber, ...] = (
-    PaperNumber("coin", "NL vs NL", "own_coin_share", 0.5, _COIN_SOURCE, False,
-                "NL-PG agents pick own and other coins alike, about 50 %; " + _COIN_NOT_CHECKED),
-    PaperNumber("coin", "LOLA vs LOLA", "own_coin_share", 0.8, _COIN_SOURCE, False,
-                "LOLA-PG agents pick about 80 % own-colour coins (figure, read approximately); " + _COIN_NOT_CHECKED),
-    PaperNumber("coin", "NL vs NL", "points_per_episode", None, _COIN_SOURCE, False,
-                "NL-PG agents earn little (taking each other's coins costs the owner 2); " + _COIN_NOT_CHECKED),
-    PaperNumber("coin", "LOLA vs LOLA", "points_per_episode", None, _COIN_SOURCE, False,
-                "LOLA-PG agents earn more points per episode than NL-PG; " + _COIN_NOT_CHECKED),
+    PaperNumber("coin", "NL vs NL", "own_coin_share", 0.5, _COIN_SOURCE, "secondary",
+                "NL-PG agents pick own and other coins alike, about 50 %; " + _COIN_SECONDARY),
+    PaperNumber("coin", "LOLA vs LOLA", "own_coin_share", 0.8, _COIN_SOURCE, "secondary",
+                "LOLA-PG agents pick about 80 % own-colour coins; " + _COIN_SECONDARY),
+    PaperNumber("coin", "LOLA-OM vs LOLA-OM", "own_coin_share", 0.6, _COIN_SOURCE, "secondary",
+                "LOLA-OM about 60 % and less stable than LOLA-PG; " + _COIN_SECONDARY),
+    PaperNumber("coin", "NL vs NL", "points_per_episode", None, _COIN_SOURCE, "secondary",
+                "NL-PG agents earn little (taking each other's coins costs the owner 2); " + _COIN_SECONDARY),
+    PaperNumber("coin", "LOLA vs LOLA", "points_per_episode", None, _COIN_SOURCE, "secondary",
+                "LOLA-PG agents earn more points per episode than NL-PG; " + _COIN_SECONDARY),
 )
 if not any(n.game == "coin" for n in EXTRA_PAPER_NUMBERS):
     EXTRA_PAPER_NUMBERS.extend(COIN_PAPER_NUMBERS)
