@@ -39,6 +39,7 @@ NAV: list = [
     ("Experiments", [
         ("The training engine", "training.md"),
         ("Reproducing the paper", "reproducing.md"),
+        ("Parity table", "parity.md"),
         ("Policy-gradient results", "pg-results.md"),
         ("Coin Game results", "coin-game-results.md"),
         ("Tournament", "tournament.md"),

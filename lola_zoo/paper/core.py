@@ -430,7 +430,13 @@ def reproduce(
         "plots": plots,
         "sections": summaries,
     }
+    from lola_zoo.paper.parity import check_claims
+
+    parity = check_claims(rows)
+    summary["parity"] = parity
     atomic_write_json(out / "summary.json", summary)
+    atomic_write_csv(out / "parity.csv", [{k: p[k] for k in ("section", "game", "setting", "metric", "expected",
+                                                            "ours", "status", "paper")} for p in parity])
     if rows:
         fields = ["section", "game", "setting", "metric", "ours", "paper", "target", "passed"]
         atomic_write_csv(out / "table.csv", [{k: r[k] for k in fields} for r in rows], fields)
@@ -440,6 +446,9 @@ def reproduce(
     say("\u2020 paper value from a secondary summary of Foerster et al. (2018), Tables 3-4 / Figures 4-5, not yet "
         "checked against the PDF; * recalled, not checked against any copy (see docs/reproducing.md); "
         "n/a: the paper reports no number for it")
+    counts = {k: sum(p["status"] == k for p in parity) for k in ("reproduced", "not reproduced", "not run")}
+    say(f"parity: {counts['reproduced']} claimed outcomes reproduced, {counts['not reproduced']} not, "
+        f"{counts['not run']} not run in this call (parity.csv; docs/parity.md)")
     say(f"wrote {out / 'summary.json'}, {out / 'table.csv'} and {len(plots)} plots in {seconds:.1f} s")
     summary["out_dir"] = str(out)
     return summary
