@@ -151,6 +151,7 @@ class SectionContext:
     :param seeds: override the number of seeds (``None``: the section's default).
     :param device: ``auto``, ``cpu`` or ``cuda`` for every section's computation.
     :param policy: the Coin Game section's policy (``None``: its default setting).
+    :param full: the long form (``--full``): the paper's 50 runs for the policy-gradient rows.
     """
 
     out_dir: Path
@@ -159,6 +160,7 @@ class SectionContext:
     seeds: int | None = None
     device: str = "auto"
     policy: str | None = None
+    full: bool = False
 
 
 @dataclass
@@ -385,6 +387,7 @@ def reproduce(
     echo: Callable[[str], None] | None = print,
     device: str = "auto",
     policy: str | None = None,
+    full: bool = False,
 ) -> dict[str, Any]:
     """Run the selected sections, print the table, write summary.json, table.csv and the plots."""
     if seeds is not None and (isinstance(seeds, bool) or int(seeds) != seeds or seeds < 1):
@@ -393,7 +396,8 @@ def reproduce(
     _RUNS.clear()  # exact runs are shared between sections of one call, never across calls
     out = Path(out_dir) if out_dir is not None else default_out_dir()
     out.mkdir(parents=True, exist_ok=True)
-    ctx = SectionContext(out, quick=quick, progress=progress, seeds=seeds, device=device, policy=policy)
+    ctx = SectionContext(out, quick=quick, progress=progress, seeds=seeds, device=device, policy=policy,
+                         full=full)
     say = echo or (lambda _msg: None)
     say(f"lola-zoo reproduce: writing to {out}")
     start = time.perf_counter()
