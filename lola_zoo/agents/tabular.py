@@ -3,6 +3,11 @@
 * **NL-Q** — independent Q-learning with epsilon-greedy exploration (Watkins 1992), the paper's NL-Q.
 * **JAL-Q** — joint-action learner (Claus & Boutilier 1998): Q-values over joint actions, averaged
   under an empirical model of the opponent (counts of its actions per state).
+* **PHC** — policy hill-climbing (Bowling & Veloso 2002, Table 1): Q-learning plus a mixed policy
+  moved by a small step delta toward the greedy action in every visited state.
+* **WoLF-PHC** — PHC with a *variable* step ("Win or Learn Fast", Bowling & Veloso 2002, Table 2):
+  delta_win while winning, the larger delta_lose while losing, where winning means the current
+  policy's expected Q exceeds that of the running average policy.
 * **FP** — fictitious play lifted to the iterated game: an empirical memory-1 model of the
   opponent (Laplace-smoothed counts per state) and an exact best response to it, computed by value
   iteration on the induced 1 + n*m state MDP.
@@ -22,7 +27,19 @@ import torch
 
 from lola_zoo.envs.games import MatrixGame
 
-__all__ = ["TabularConfig", "TabularLearner", "QLearner", "JointActionLearner", "FictitiousPlay", "TABULAR_LEARNERS"]
+__all__ = [
+    "TabularConfig",
+    "HillClimbingConfig",
+    "TabularLearner",
+    "QLearner",
+    "JointActionLearner",
+    "PolicyHillClimbing",
+    "WoLFPolicyHillClimbing",
+    "FictitiousPlay",
+    "hill_climb_step",
+    "wolf_step_size",
+    "TABULAR_LEARNERS",
+]
 
 
 @dataclass(frozen=True)
@@ -50,6 +67,39 @@ class TabularConfig:
             raise ValueError(f"alpha must be positive and alpha_decay non-negative, got {self.alpha}, {self.alpha_decay}")
         if not 0.0 <= self.epsilon <= 1.0:
             raise ValueError(f"epsilon must lie in [0, 1], got {self.epsilon}")
+
+
+@dataclass(frozen=True)
+class HillClimbingConfig(TabularConfig):
+    """Hyper-parameters of PHC and WoLF-PHC (defaults: WoLF-PHC of the reference tournament).
+
+    The policy step at learner step t is ``1 / (1/delta + t * delta_decay)``; WoLF-PHC takes
+    ``delta_lose / delta_win`` times that step while losing.  PHC has one step and uses ``delta_win``.
+    The reference code (alshedivat/lola, ``lola/baselines.py``) uses delta = 1e-2, delta_decay = 5e-5
+    and a losing step twice the winning one for WoLF-PHC, and delta = 5e-5, delta_decay = 1 for
+    PHC (:meth:`PolicyHillClimbing.default_config`); alpha = 1e-2 decaying at 1e-4 for both.
+
+    :param delta_win: policy step while winning (PHC: its only policy step).
+    :param delta_lose: policy step while losing (WoLF-PHC only; must exceed ``delta_win``).
+    :param delta_decay: decay of the policy step, as ``alpha_decay`` for the Q update.
+    :param epsilon: exploration mixed into the played policy, ``(1 - eps) pi + eps / n``.  Bowling &
+        Veloso play pi "with some exploration"; without it an action whose probability reached 0 is
+        never tried again and its stale Q-value can lock the policy at a vertex.  The reference
+        declares eps = 0.05 but its ``act`` ignores it (it clips pi to [1e-8, 1 - 1e-8] instead).
+    """
+
+    delta_win: float = 1e-2
+    delta_lose: float = 2e-2
+    delta_decay: float = 5e-5
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for name in ("delta_win", "delta_lose"):
+            value = getattr(self, name)
+            if not (0.0 < value <= 1.0):
+                raise ValueError(f"{name} must lie in (0, 1], got {value!r}")
+        if not self.delta_decay >= 0.0:
+            raise ValueError(f"delta_decay must be non-negative, got {self.delta_decay!r}")
 
 
 class TabularLearner:
@@ -80,7 +130,7 @@ class TabularLearner:
         if runs < 1:
             raise ValueError(f"runs must be positive, got {runs}")
         self.game, self.seat, self.runs = game, seat, runs
-        self.config = config or TabularConfig()
+        self.config = config or self.default_config()
         self.generator = generator
         self.dtype = dtype
         self.n = game.n_actions[seat]  # own actions
@@ -91,6 +141,11 @@ class TabularLearner:
         self.payoff = own if seat == 0 else own.T
         self.t = 0
         self._rows = torch.arange(runs)
+
+    @classmethod
+    def default_config(cls) -> TabularConfig:
+        """The hyper-parameters this learner uses when none are given (the reference tournament's)."""
+        return TabularConfig()
 
     def preferences(self) -> torch.Tensor:
         """Per-state action preferences ``(B, S, n)``; the greedy action maximises them."""
@@ -181,6 +236,150 @@ class JointActionLearner(TabularLearner):
         self.counts[self._rows, states, other] += 1
 
 
+def hill_climb_step(pi: torch.Tensor, q: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:
+    """One PHC policy step (Bowling & Veloso 2002, Table 1, step 2(c)) on rows ``(B, n)``.
+
+    Every non-greedy action loses ``min(pi(a), delta / (n - 1))`` and the greedy action (argmax of
+    ``q``) gains what they lost, so the result is again a distribution — the paper's "constrained to
+    a legal probability distribution".  ``delta`` is ``(B,)``, one step per run.
+    """
+    n = pi.shape[-1]
+    greedy = torch.nn.functional.one_hot(q.argmax(-1), n).to(torch.bool)
+    loss = torch.minimum(pi, (delta / max(n - 1, 1)).unsqueeze(-1)).masked_fill(greedy, 0.0)
+    gain = loss.sum(-1, keepdim=True)
+    return pi - loss + greedy.to(pi.dtype) * gain
+
+
+def wolf_step_size(
+    pi: torch.Tensor, pi_avg: torch.Tensor, q: torch.Tensor, delta_win: torch.Tensor | float, delta_lose: torch.Tensor | float
+) -> torch.Tensor:
+    """WoLF's step ``(B,)`` (Bowling & Veloso 2002, Table 2): delta_win if sum_a pi Q > sum_a pi_avg Q, else delta_lose."""
+    winning = (pi * q).sum(-1) > (pi_avg * q).sum(-1)
+    win = torch.as_tensor(delta_win, dtype=q.dtype)
+    lose = torch.as_tensor(delta_lose, dtype=q.dtype)
+    return torch.where(winning, win, lose)
+
+
+class PolicyHillClimbing(TabularLearner):
+    """PHC: Q-learning plus a mixed policy climbed toward the greedy action (Bowling & Veloso 2002, Table 1).
+
+    In each visited memory-1 state s, after the Q update, ``pi(s)`` moves by the step delta toward
+    ``argmax_a Q(s, a)`` (:func:`hill_climb_step`).  The learner plays ``pi`` (mixed with
+    ``epsilon`` exploration, 0.05 by default).  Defaults follow the reference tournament
+    (alshedivat/lola, ``lola/baselines.py``): alpha = 1e-2 decaying at 1e-4, delta = 5e-5 decaying at 1
+    per step, policies start uniform, Q-values start N(0, 1).  Deviation: the reference moves only
+    the probability of the action just played; we take the paper's step over all actions.
+    """
+
+    name = "PHC"
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if not isinstance(self.config, HillClimbingConfig):
+            raise TypeError(f"{self.name} needs a HillClimbingConfig (it has policy steps), got {type(self.config).__name__}")
+        self.q = _init_q((self.runs, self.n_states, self.n), self.generator, self.dtype)
+        self.pi = torch.full((self.runs, self.n_states, self.n), 1.0 / self.n, dtype=self.dtype)
+
+    @classmethod
+    def default_config(cls) -> HillClimbingConfig:
+        """The reference's PHC: delta = 5e-5 decaying at 1 per step (delta_lose is unused)."""
+        return HillClimbingConfig(delta_win=5e-5, delta_lose=5e-5, delta_decay=1.0)
+
+    def preferences(self) -> torch.Tensor:
+        """Q(s, a) (the direction the policy climbs)."""
+        return self.q
+
+    def policy(self) -> torch.Tensor:
+        """The mixed policy played: ``(1 - eps) pi + eps / n``."""
+        eps = self.config.epsilon
+        return self.pi if eps == 0.0 else (1.0 - eps) * self.pi + eps / self.n
+
+    def act(self, states: torch.Tensor) -> torch.Tensor:
+        """Sample actions ``(B,)`` from the played policy in each run's state."""
+        probs = self.policy()[self._rows, states]
+        return torch.multinomial(probs, 1, generator=self.generator).squeeze(-1)
+
+    def policy_step(self) -> float:
+        """Decaying policy step ``1 / (1/delta_win + t * delta_decay)``."""
+        cfg = self.config
+        return 1.0 / (1.0 / cfg.delta_win + self.t * cfg.delta_decay)  # type: ignore[attr-defined]
+
+    def _q_update(self, flat: torch.Tensor, own: torch.Tensor, other: torch.Tensor, rewards: torch.Tensor) -> torch.Tensor:
+        # Step 2(b): plain Q-learning, as NL-Q, on flat (run, state) rows: one gather/scatter per step.
+        q = self.q.view(-1, self.n)
+        lr = self.learning_rate()
+        nxt = self._rows * self.n_states + self.next_state(own, other)
+        target = rewards + self.config.gamma * q[nxt].max(-1).values
+        row = q[flat]
+        row[self._rows, own] += lr * (target - row[self._rows, own])
+        q[flat] = row
+        return row
+
+    def step_sizes(self, states: torch.Tensor) -> torch.Tensor:
+        """The policy step ``(B,)`` of every run in its visited state."""
+        return torch.full((self.runs,), self.policy_step(), dtype=self.dtype)
+
+    def observe(self, states: torch.Tensor, own: torch.Tensor, other: torch.Tensor, rewards: torch.Tensor) -> None:
+        """Q update, then climb ``pi(s)`` toward the greedy action of the updated Q(s, .)."""
+        TabularLearner.observe(self, states, own, other, rewards)
+        flat = self._rows * self.n_states + states
+        q_row = self._q_update(flat, own, other, rewards)
+        pi = self.pi.view(-1, self.n)
+        pi[flat] = hill_climb_step(pi[flat], q_row, self.step_sizes(states))
+
+
+class WoLFPolicyHillClimbing(PolicyHillClimbing):
+    """WoLF-PHC: PHC with a small step while winning and a large one while losing (Bowling & Veloso 2002, Table 2).
+
+    Keeps a running average policy ``pi_avg(s) += (pi(s) - pi_avg(s)) / C(s)`` per state; it is
+    "winning" in s when ``sum_a pi(s,a) Q(s,a) > sum_a pi_avg(s,a) Q(s,a)`` and then steps by
+    delta_win, else by delta_lose > delta_win.  Defaults follow the reference tournament
+    (alshedivat/lola, ``lola/baselines.py``): delta_win = 1e-2 decaying at 5e-5, delta_lose = 2 delta_win.
+    """
+
+    name = "WoLF-PHC"
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        cfg = self.config
+        if not cfg.delta_win < cfg.delta_lose:  # type: ignore[attr-defined]
+            raise ValueError(f"WoLF-PHC needs delta_win < delta_lose (learn fast when losing), got "
+                             f"delta_win={cfg.delta_win!r}, delta_lose={cfg.delta_lose!r}")  # type: ignore[attr-defined]
+        self.pi_avg = self.pi.clone()
+        self.visits = torch.zeros(self.runs * self.n_states, dtype=self.dtype)
+        self.last_step = torch.zeros(self.runs, dtype=self.dtype)  # the step each run took last (diagnostics)
+
+    @classmethod
+    def default_config(cls) -> HillClimbingConfig:
+        """The reference's WoLF-PHC: delta_win = 1e-2, delta_lose = 2e-2, decaying at 5e-5."""
+        return HillClimbingConfig()
+
+    def step_sizes(self, states: torch.Tensor) -> torch.Tensor:
+        """delta_win or delta_lose per run, from the current and average policy in its visited state."""
+        rows = self._rows
+        return self._wolf_step(self.pi[rows, states], self.pi_avg[rows, states], self.q[rows, states])
+
+    def _wolf_step(self, pi: torch.Tensor, pi_avg: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+        cfg = self.config
+        win = self.policy_step()
+        return wolf_step_size(pi, pi_avg, q, win, win * cfg.delta_lose / cfg.delta_win)  # type: ignore[attr-defined]
+
+    def observe(self, states: torch.Tensor, own: torch.Tensor, other: torch.Tensor, rewards: torch.Tensor) -> None:
+        """Q update, average-policy update, then a WoLF-sized climb of ``pi(s)``."""
+        TabularLearner.observe(self, states, own, other, rewards)
+        flat = self._rows * self.n_states + states
+        q_row = self._q_update(flat, own, other, rewards)
+        pi, pi_avg = self.pi.view(-1, self.n), self.pi_avg.view(-1, self.n)
+        # Step 2(c) of Table 2: the average policy is updated before the win/lose test.
+        self.visits[flat] += 1
+        pi_row, avg = pi[flat], pi_avg[flat]
+        avg = avg + (pi_row - avg) / self.visits[flat].unsqueeze(-1)
+        pi_avg[flat] = avg
+        delta = self._wolf_step(pi_row, avg, q_row)
+        self.last_step = delta
+        pi[flat] = hill_climb_step(pi_row, q_row, delta)
+
+
 class FictitiousPlay(TabularLearner):
     """FP: best response, by value iteration, to the empirical memory-1 model of the opponent."""
 
@@ -227,5 +426,7 @@ class FictitiousPlay(TabularLearner):
 TABULAR_LEARNERS: dict[str, type[TabularLearner]] = {
     "nl-q": QLearner,
     "jal-q": JointActionLearner,
+    "phc": PolicyHillClimbing,
+    "wolf-phc": WoLFPolicyHillClimbing,
     "fp": FictitiousPlay,
 }

@@ -18,6 +18,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from lola_zoo.experiments.tournament import DEFAULT_ENTRANTS, ENTRANTS, TournamentConfig
 
     d = TournamentConfig.__dataclass_fields__
+    parser.add_argument(
+        "--preset", default=None, choices=["paper"],
+        help="paper: the reference field (NL-Q, JAL-Q, PHC, WoLF-PHC, NL-Ex, LOLA-Ex) on the IPD and IMP, 50 rounds "
+             "of 200 steps, printed beside the paper's Figure 4; sets game, entrants, gamma, rounds, steps per round",
+    )
     parser.add_argument("--game", default="ipd", help="registered two-player matrix game (default: ipd)")
     parser.add_argument(
         "--entrants", default=None,
@@ -43,6 +48,8 @@ def run(args: argparse.Namespace) -> int:
     """Play, print the cross table and ranking, write CSV/JSON/PNG."""
     from lola_zoo.experiments.tournament import TournamentConfig, format_tournament, run_tournament, save_tournament
 
+    if args.preset == "paper":
+        return _run_paper_preset(args)
     entrants = tuple(e.strip() for e in args.entrants.split(",") if e.strip()) if args.entrants else ()
     config = TournamentConfig(
         game=args.game, entrants=entrants, mode=args.mode, runs=args.runs, rounds=args.rounds,
@@ -54,5 +61,34 @@ def run(args: argparse.Namespace) -> int:
     result = run_tournament(config, out, backend=args.backend, workers=args.workers, progress=not args.no_progress)
     print(format_tournament(result))
     paths = save_tournament(result, out)
+    print("wrote " + ", ".join(str(p) for p in paths.values()))
+    return 0
+
+
+def _run_paper_preset(args: argparse.Namespace) -> int:
+    """Both games of the paper's tournament, then ours beside the paper's Figure 4 values."""
+    from lola_zoo.experiments.tournament import (
+        format_paper_comparison,
+        format_tournament,
+        paper_comparison,
+        paper_preset_configs,
+        run_tournament,
+        save_paper_comparison,
+        save_tournament,
+    )
+
+    configs = paper_preset_configs(runs=args.runs, seed=args.seed, lr=args.lr, eta=args.eta, device=args.device)
+    out = Path(args.out or f"runs/tournament-paper-{time.strftime('%Y%m%d-%H%M%S')}")
+    results = {}
+    for game, config in configs.items():
+        print(f"{game}: {len(config.pairs())} matches x {config.runs} runs, {config.rounds} rounds of "
+              f"{config.steps_per_round} steps, gamma {config.gamma} -> {out / game}")
+        results[game] = run_tournament(config, out / game, backend=args.backend, workers=args.workers,
+                                       progress=not args.no_progress)
+        print(format_tournament(results[game]))
+        save_tournament(results[game], out / game)
+    rows = paper_comparison(results)
+    print(format_paper_comparison(rows))
+    paths = save_paper_comparison(rows, out)
     print("wrote " + ", ".join(str(p) for p in paths.values()))
     return 0

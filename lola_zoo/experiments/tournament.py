@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Sequence
 
@@ -34,7 +34,7 @@ import torch
 import lola_zoo
 from lola_zoo.agents.exact_rules import Derivatives, make_learner
 from lola_zoo.agents.strategies import AlwaysCooperate, AlwaysDefect, TitForTat
-from lola_zoo.agents.tabular import TABULAR_LEARNERS, TabularConfig
+from lola_zoo.agents.tabular import TABULAR_LEARNERS
 from lola_zoo.envs.games import MatrixGame
 from lola_zoo.experiments.report import t_quantile_975
 
@@ -50,6 +50,12 @@ __all__ = [
     "match_cell",
     "run_tournament",
     "TournamentResult",
+    "PAPER_PRESET",
+    "PAPER_FIGURE4",
+    "paper_preset_configs",
+    "paper_comparison",
+    "format_paper_comparison",
+    "save_paper_comparison",
 ]
 
 DTYPE = torch.float64
@@ -308,15 +314,18 @@ class PGEntrant(Entrant):
 
 
 class TabularEntrant(Entrant):
-    """An online tabular learner (NL-Q, JAL-Q, FP) learning from every step of the match."""
+    """An online tabular learner (NL-Q, JAL-Q, PHC, WoLF-PHC, FP) learning from every step of the match."""
 
     online = True
     key: ClassVar[str] = "nl-q"
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
-        cfg = TabularConfig(gamma=self.config.gamma)
-        self.learner = TABULAR_LEARNERS[self.key](self.game, self.seat, self.runs, cfg, self.generator, DTYPE)
+        cls = TABULAR_LEARNERS[self.key]
+        # Each learner keeps its own reference defaults (PHC's policy steps differ from WoLF's); the
+        # tournament sets only the shared discount.
+        cfg = replace(cls.default_config(), gamma=self.config.gamma)
+        self.learner = cls(self.game, self.seat, self.runs, cfg, self.generator, DTYPE)
 
     def policy(self) -> torch.Tensor:
         """Epsilon-greedy table."""
@@ -400,6 +409,10 @@ ENTRANTS: dict[str, tuple[type[Entrant], str]] = {
     "LOLA-OM": (_subclass(PGEntrant, "LOLAOM", mode="black-box"), "LOLA-PG with opponent modelling (black-box)"),
     "NL-Q": (_subclass(TabularEntrant, "NLQ", key="nl-q"), "independent Q-learning, epsilon-greedy"),
     "JAL-Q": (_subclass(TabularEntrant, "JALQ", key="jal-q"), "joint-action learner (Claus & Boutilier 1998)"),
+    "PHC": (_subclass(TabularEntrant, "PHC", key="phc"),
+            "policy hill-climbing: Q-learning + policy stepped toward the greedy action (Bowling & Veloso 2002)"),
+    "WoLF-PHC": (_subclass(TabularEntrant, "WoLFPHC", key="wolf-phc"),
+                 "PHC with a variable step: slow while winning, fast while losing (Bowling & Veloso 2002)"),
     "FP": (_subclass(TabularEntrant, "FP", key="fp"), "fictitious play with an exact best response"),
     "PPO": (_subclass(SB3Entrant, "PPOEntrant", algo="ppo"), "SB3 PPO, one model per run (slow; opt-in)"),
     "A2C": (_subclass(SB3Entrant, "A2CEntrant", algo="a2c"), "SB3 A2C, one model per run (slow; opt-in)"),
@@ -409,8 +422,8 @@ ENTRANTS: dict[str, tuple[type[Entrant], str]] = {
     "Random": (RandomEntrant, "uniformly random"),
 }
 
-#: the reference code's tournament (run_tournament.py): exact LOLA and NL, NL-Q, JAL-Q
-PAPER_ENTRANTS: tuple[str, ...] = ("NL-Ex", "LOLA-Ex", "NL-Q", "JAL-Q")
+#: the reference code's tournament (lola/tournament.py): exact LOLA and NL, NL-Q, JAL-Q, PHC, WoLF-PHC
+PAPER_ENTRANTS: tuple[str, ...] = ("NL-Q", "JAL-Q", "PHC", "WoLF-PHC", "NL-Ex", "LOLA-Ex")
 FIXED_ENTRANTS: tuple[str, ...] = ("TFT", "AllD", "AllC", "Random")
 DEFAULT_ENTRANTS: tuple[str, ...] = (
     "NL-Ex", "LOLA-Ex", "HOLA-Ex", "SOS-Ex", "NL-PG", "LOLA-PG", "LOLA-OM", "NL-Q", "JAL-Q", "FP", *FIXED_ENTRANTS,
@@ -646,3 +659,85 @@ PAPER_TOURNAMENT = {
     "source": "Foerster et al. 2018 (AAMAS), Sec. 5.1: round-robin tournament in the IPD",
     "outcome": "LOLA-Ex achieves the highest average return; the exact per-entrant values were not re-checked",
 }
+
+
+#: ``lola-zoo tournament --preset paper``: the reference code's field on both of its games, with its
+#: protocol (alshedivat/lola, scripts/run_tournament.py: 50 episodes of 200 steps, one exact update per
+#: episode, gamma 0.96 in the IPD and 0.9 in IMP).
+PAPER_PRESET: dict[str, dict[str, Any]] = {
+    "ipd": {"entrants": PAPER_ENTRANTS, "gamma": 0.96, "rounds": 50, "steps_per_round": 200},
+    "imp": {"entrants": PAPER_ENTRANTS, "gamma": 0.9, "rounds": 50, "steps_per_round": 200},
+}
+
+#: End-of-training average reward per step of each entrant in the paper's tournament (Foerster et al.
+#: 2018, Figure 4), from a secondary summary of the paper that read the values off the plot: approximate.
+PAPER_FIGURE4: dict[str, Any] = {
+    "source": "secondary source, read off Figure 4",
+    "ipd": {"LOLA-Ex": -1.1, "WoLF-PHC": -1.3, "PHC": -1.55, "NL-Q": -1.6, "JAL-Q": -1.95, "NL-Ex": -2.1},
+    "imp": {"NL-Q": 0.15, "JAL-Q": 0.1, "PHC": 0.1, "WoLF-PHC": 0.03, "LOLA-Ex": -0.08, "NL-Ex": -0.25},
+}
+
+
+def paper_preset_configs(runs: int = 16, seed: int = 0, **overrides: Any) -> dict[str, TournamentConfig]:
+    """The paper preset's tournament per game (``ipd``, ``imp``); ``overrides`` replace preset fields."""
+    return {game: TournamentConfig(game=game, runs=runs, seed=seed, **{**preset, **overrides})
+            for game, preset in PAPER_PRESET.items()}
+
+
+def paper_comparison(results: dict[str, TournamentResult]) -> list[dict[str, Any]]:
+    """Rows ``{game, entrant, ours_mean, ours_ci95, ours_final, paper, paper_rank, ours_rank}`` per game and entrant.
+
+    ``ours_mean`` is the reward per step earned while learning (the ranking's mean over opponents),
+    ``ours_final`` the same for the policies at the end of the matches, the closer match to the
+    figure's end-of-training value.
+    """
+    rows: list[dict[str, Any]] = []
+    for game, result in results.items():
+        paper = PAPER_FIGURE4.get(game, {})
+        ranked = {r["entrant"]: r for r in result.ranking}
+        finals = {name: float(np.nanmean(result.final[i])) for i, name in enumerate(result.names)}
+        final_rank = {n: k for k, n in enumerate(sorted(finals, key=lambda n: -finals[n]), 1)}
+        paper_rank = {n: k for k, n in enumerate(sorted(paper, key=lambda n: -paper[n]), 1)}
+        for name in result.names:
+            r = ranked[name]
+            rows.append({
+                "game": game,
+                "entrant": name,
+                "ours_mean": _round(r["mean"]),
+                "ours_ci95": _round(r["ci95"]),
+                "ours_final": _round(finals[name]),
+                "ours_final_rank": final_rank[name],
+                "paper": paper.get(name),
+                "paper_rank": paper_rank.get(name),
+                "paper_source": PAPER_FIGURE4["source"],
+            })
+    return rows
+
+
+def format_paper_comparison(rows: Sequence[dict[str, Any]]) -> str:
+    """The side-by-side table of :func:`paper_comparison` as plain text."""
+    lines = [f"reward per step per entrant, ours beside the paper's Figure 4 ({PAPER_FIGURE4['source']})",
+             f"{'game':<5} {'entrant':<9} {'ours (learning)':>16} {'ours (final)':>13} {'rank':>5} {'paper':>7} {'rank':>5}"]
+    for r in rows:
+        paper = f"{r['paper']:>7.2f}" if r["paper"] is not None else f"{'-':>7}"
+        lines.append(f"{r['game']:<5} {r['entrant']:<9} {r['ours_mean']:>9.3f} +/-{r['ours_ci95']:.3f} "
+                     f"{r['ours_final']:>13.3f} {r['ours_final_rank']:>5} {paper} {r['paper_rank'] or '-':>5}")
+    return "\n".join(lines)
+
+
+def save_paper_comparison(rows: Sequence[dict[str, Any]], out_dir: str | Path) -> dict[str, Path]:
+    """Write paper_comparison.csv and paper_comparison.json into ``out_dir`` (atomically)."""
+    from lola_zoo.io import atomic_write_csv, atomic_write_json
+
+    out = Path(out_dir)
+    fields = ["game", "entrant", "ours_mean", "ours_ci95", "ours_final", "ours_final_rank", "paper", "paper_rank",
+              "paper_source"]
+    return {
+        "comparison_csv": atomic_write_csv(out / "paper_comparison.csv", list(rows), fields),
+        "comparison_json": atomic_write_json(out / "paper_comparison.json", {
+            "source": PAPER_FIGURE4["source"],
+            "note": "ours_mean: reward per step earned while learning; ours_final: of the final policies; "
+                    "both averaged over all opponents, self-play included",
+            "rows": list(rows),
+        }),
+    }

@@ -66,6 +66,8 @@ CLAIMS: tuple[Claim, ...] = (
           paper="LOLA-OM cooperates, like LOLA-PG (Sec. 5)"),
     Claim("imp-pg", "imp", "LOLA-PG vs LOLA-PG", "nash_distance", relative=True,
           paper="LOLA-PG nearer the Nash equilibrium than NL-PG (93.2 % vs 13.2 % at Nash)"),
+    Claim("imp-pg", "imp", "LOLA-PG vs LOLA-PG", "nash", 0.5, 1.0, paper="LOLA-PG at the Nash equilibrium in 93.2 %"),
+    Claim("imp-pg", "imp", "NL-PG vs NL-PG", "nash", 0.0, 0.5, paper="NL-PG at the Nash equilibrium in 13.2 %"),
     Claim("coin", "coin", "LOLA vs LOLA", "own_coin_share", relative=True,
           paper="LOLA-PG picks mostly own coins (about 80 %), NL-PG about 50 %"),
 )
