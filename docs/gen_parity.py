@@ -37,14 +37,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("summaries", nargs="+", help="summary.json files of reproduce runs")
     parser.add_argument("--out", default=str(DOCS / "parity.md"))
     args = parser.parse_args(argv)
-    rows: dict[tuple[str, str, str], dict] = {}
+    rows: dict[tuple[str, str, str, str], dict] = {}
     runs = []
     for path in args.summaries:
         summary = json.loads(Path(path).read_text())
         runs.append(f"`lola-zoo reproduce` ({', '.join(summary['section_seconds'])}; {summary['seconds']:.0f} s, "
                     f"{summary['created']})")
         for row in summary["rows"]:
-            rows[(row["section"], row["setting"], row["metric"])] = row
+            rows[(row["section"], row["game"], row["setting"], row["metric"])] = row
     text = format_parity_markdown(check_claims(list(rows.values())), HEADER.format(runs="; ".join(runs)))
     atomic_write_text(args.out, text)
     print(f"wrote {args.out}")

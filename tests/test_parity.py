@@ -9,7 +9,7 @@ from lola_zoo.paper.parity import CLAIMS, Claim, check_claims, format_parity_mar
 
 
 def _row(section, setting, metric, ours, target="", passed=None):
-    return {"section": section, "setting": setting, "metric": metric, "ours": ours, "ours_text": f"{ours}",
+    return {"section": section, "game": "ipd", "setting": setting, "metric": metric, "ours": ours, "ours_text": f"{ours}",
             "target": target, "passed": passed}
 
 
@@ -36,3 +36,10 @@ def test_the_default_sections_reproduce_every_claimed_outcome_at_a_quick_size(tm
     assert checked and all(p["status"] == "reproduced" for p in checked), [
         (p["setting"], p["metric"], p["ours_text"], p["expected"]) for p in checked if p["status"] != "reproduced"]
     assert (tmp_path / "parity.csv").read_text().startswith("section,game,setting,metric,expected,ours,status")
+
+
+def test_the_tournament_section_is_opt_in_and_carries_figure_4_from_the_secondary_source() -> None:
+    assert "tournament" not in [s.name for s in paper.select_sections(None)]  # minutes: --only / --full
+    assert [s.name for s in paper.select_sections("figure4")] == ["tournament"]
+    lola = paper.paper_number("ipd", "LOLA-Ex", "tournament_reward")
+    assert lola is not None and lola.value == -1.1 and lola.verified == "secondary"

@@ -1,4 +1,4 @@
-"""Tabular baselines of the tournament (NL-Q, JAL-Q, FP) learn the textbook responses, batched over runs."""
+"""Tabular baselines of the tournament (NL-Q, JAL-Q, PHC, WoLF-PHC, FP) learn the textbook responses, batched over runs."""
 
 from __future__ import annotations
 
@@ -6,9 +6,20 @@ import pytest
 import torch
 
 import lola_zoo
-from lola_zoo.agents.tabular import FictitiousPlay, JointActionLearner, QLearner, TabularConfig
+from lola_zoo.agents.tabular import (
+    FictitiousPlay,
+    HillClimbingConfig,
+    JointActionLearner,
+    PolicyHillClimbing,
+    QLearner,
+    TabularConfig,
+    WoLFPolicyHillClimbing,
+    hill_climb_step,
+    wolf_step_size,
+)
 
 IPD = lola_zoo.game("ipd")
+IMP = lola_zoo.game("imp")
 TFT = torch.tensor([[1.0, 0], [1, 0], [0, 1], [1, 0], [0, 1]], dtype=torch.float64)  # (S, 2) own-perspective
 ALLD = torch.tensor([[0.0, 1]] * 5, dtype=torch.float64)
 
@@ -82,3 +93,92 @@ def test_seat_one_sees_the_transposed_payoffs() -> None:
 def test_bad_hyperparameters_are_refused(kwargs: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         TabularConfig(**kwargs)
+
+
+@pytest.mark.parametrize("cls", [PolicyHillClimbing, WoLFPolicyHillClimbing])
+def test_hill_climbers_defect_against_always_defect(cls) -> None:
+    # gamma 0.8: a shorter horizon lets the Q-values settle in fewer visits; defecting is AllD's best
+    # response at every gamma.  The policy then needs about 1 / delta visits to reach the vertex.
+    config = HillClimbingConfig(gamma=0.8, alpha=0.1, alpha_decay=0.0, epsilon=0.1, delta_win=0.05, delta_lose=0.1,
+                                delta_decay=0.0)
+    learner = cls(IPD, seat=0, runs=16, config=config, generator=torch.Generator().manual_seed(0))
+    play_against_fixed(learner, ALLD, steps=1500, seed=1)
+    # pi itself (without the epsilon mixing) ends on defection in the revisited states CD and DD.
+    p_defect = learner.pi[:, [2, 4], 1]
+    assert (p_defect > 0.9).float().mean() >= 0.9, p_defect
+
+
+def test_hill_climb_step_moves_delta_toward_the_greedy_action_and_stays_a_distribution() -> None:
+    pi = torch.tensor([[0.5, 0.5], [0.01, 0.99], [0.2, 0.3]], dtype=torch.float64)[:, :2]
+    pi = pi / pi.sum(-1, keepdim=True)
+    q = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]], dtype=torch.float64)
+    out = hill_climb_step(pi, q, torch.tensor([0.1, 0.1, 0.1], dtype=torch.float64))
+    assert torch.allclose(out[0], torch.tensor([0.6, 0.4], dtype=torch.float64))
+    assert torch.allclose(out[1], torch.tensor([0.0, 1.0], dtype=torch.float64))  # clipped at the simplex's edge
+    assert torch.allclose(out.sum(-1), torch.ones(3, dtype=torch.float64)) and (out >= 0).all()
+    three = hill_climb_step(torch.full((1, 3), 1 / 3, dtype=torch.float64), torch.tensor([[0.0, 2.0, 1.0]]).double(),
+                            torch.tensor([0.2], dtype=torch.float64))
+    assert torch.allclose(three, torch.tensor([[1 / 3 - 0.1, 1 / 3 + 0.2, 1 / 3 - 0.1]], dtype=torch.float64))
+
+
+def test_wolf_steps_fast_when_its_policy_does_worse_than_its_average() -> None:
+    q = torch.tensor([[1.0, 0.0], [1.0, 0.0]], dtype=torch.float64)
+    pi = torch.tensor([[0.8, 0.2], [0.3, 0.7]], dtype=torch.float64)
+    avg = torch.full((2, 2), 0.5, dtype=torch.float64)
+    # Run 0: pi leans to the better action more than its average does -> winning -> delta_win.
+    assert wolf_step_size(pi, avg, q, 0.01, 0.04).tolist() == [0.01, 0.04]
+
+
+def _stage_game_self_play(cls: type, steps: int, runs: int = 256) -> tuple[torch.Tensor, float]:
+    """Bowling & Veloso's matching pennies: repeated IMP in one state; |pi(heads) - 1/2| over the last half, losing share."""
+    config = HillClimbingConfig(gamma=0.01, alpha=0.3, alpha_decay=0.0, epsilon=0.1, delta_win=0.01, delta_lose=0.08,
+                                delta_decay=0.0)
+    players = [cls(IMP, seat, runs, config, torch.Generator().manual_seed(10 + seat)) for seat in (0, 1)]
+    payoff = torch.tensor(IMP.payoffs, dtype=torch.float64)
+    start = torch.zeros(runs, dtype=torch.long)  # one state: the stage game, as in the paper's experiment
+    distance, losing = [], 0.0
+    for t in range(steps):
+        a0, a1 = players[0].act(start), players[1].act(start)
+        players[0].observe(start, a0, a1, payoff[0, a0, a1])
+        players[1].observe(start, a1, a0, payoff[1, a0, a1])
+        if isinstance(players[0], WoLFPolicyHillClimbing):
+            losing += float((players[0].last_step > 0.01 * 1.5).double().mean())
+        if t >= steps // 2:
+            distance.append((players[0].pi[:, 0, 0] - 0.5).abs().mean())
+    return torch.stack(distance).mean(), losing / steps
+
+
+def test_wolf_learns_fast_while_losing_and_damps_the_matching_pennies_cycle() -> None:
+    # PHC cycles around the mixed equilibrium of matching pennies; WoLF-PHC's variable rate spirals in
+    # (Bowling & Veloso 2002, Fig. 3).  Over 256 runs the late distance from 1/2 is far smaller.
+    phc, _ = _stage_game_self_play(PolicyHillClimbing, steps=1200)
+    wolf, losing_share = _stage_game_self_play(WoLFPolicyHillClimbing, steps=1200)
+    assert wolf < 0.6 * phc, (float(wolf), float(phc))
+    assert 0.05 < losing_share < 0.95, losing_share  # it does switch to delta_lose, and not always
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"delta_win": 0.0}, "delta_win"),
+        ({"delta_lose": -0.1}, "delta_lose"),
+        ({"delta_win": 2.0}, "delta_win"),
+        ({"delta_decay": -1.0}, "delta_decay"),
+    ],
+)
+def test_bad_policy_steps_are_refused(kwargs: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        HillClimbingConfig(**kwargs)
+
+
+def test_wolf_refuses_a_winning_step_not_below_the_losing_step() -> None:
+    with pytest.raises(ValueError, match="delta_win < delta_lose"):
+        WoLFPolicyHillClimbing(IMP, 0, 2, HillClimbingConfig(delta_win=0.02, delta_lose=0.02))
+    with pytest.raises(TypeError, match="HillClimbingConfig"):
+        PolicyHillClimbing(IMP, 0, 2, TabularConfig())
+
+
+def test_hill_climbers_default_to_the_reference_rates() -> None:
+    assert PolicyHillClimbing(IPD, 0, 1).config.delta_win == 5e-5
+    wolf = WoLFPolicyHillClimbing(IPD, 0, 1).config
+    assert (wolf.delta_win, wolf.delta_lose, wolf.delta_decay) == (1e-2, 2e-2, 5e-5)

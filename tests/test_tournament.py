@@ -11,7 +11,11 @@ import pytest
 from lola_zoo.cli import main
 from lola_zoo.experiments.tournament import (
     ENTRANTS,
+    PAPER_ENTRANTS,
+    PAPER_FIGURE4,
     TournamentConfig,
+    paper_preset_configs,
+    play_league,
     play_match,
     run_tournament,
     save_tournament,
@@ -135,3 +139,57 @@ def test_sb3_entrant_trains_against_the_opponents_current_policy() -> None:
     early, late = np.mean(r["curve_row"][:5]), np.mean(r["curve_row"][-5:])
     assert late > early, (early, late)  # defecting more against AllD raises the reward toward -2 from -3
 
+
+
+def test_phc_and_wolf_phc_are_registered_entrants_with_descriptions() -> None:
+    for name in ("PHC", "WoLF-PHC"):
+        cls, description = ENTRANTS[name]
+        assert cls.online and "Bowling & Veloso" in description
+    assert set(PAPER_ENTRANTS) == {"NL-Q", "JAL-Q", "PHC", "WoLF-PHC", "NL-Ex", "LOLA-Ex"}
+
+
+def test_wolf_phc_learns_to_defect_against_alld_inside_a_match() -> None:
+    # The reference rates (delta_win 1e-2) over 40 rounds x 50 steps: the policy leaves uniform toward D.
+    r = play_match(TournamentConfig(runs=8, rounds=40, steps_per_round=50), "WoLF-PHC", "AllD")
+    assert np.mean(r["curve_row"][-5:]) < np.mean(r["curve_row"][:5])  # closer to -2 than the uniform -2.5
+    assert r["final_policy_row"][4] < 0.5  # P(cooperate | DD) fell
+
+
+def test_paper_preset_uses_the_reference_protocol_on_both_games() -> None:
+    configs = paper_preset_configs()
+    assert list(configs) == ["ipd", "imp"]
+    assert (configs["ipd"].gamma, configs["imp"].gamma) == (0.96, 0.9)
+    assert all(c.entrants == PAPER_ENTRANTS and (c.rounds, c.steps_per_round) == (50, 200) for c in configs.values())
+    assert set(PAPER_FIGURE4["ipd"]) == set(PAPER_FIGURE4["imp"]) == set(PAPER_ENTRANTS)
+
+
+def test_cli_paper_preset_prints_and_writes_ours_beside_figure_4(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["tournament", "--preset", "paper", "--runs", "2", "--rounds", "2", "--steps-per-round", "3",
+                 "--workers", "0", "--out", str(tmp_path), "--no-progress"])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "secondary source, read off Figure 4" in out and "WoLF-PHC" in out
+    rows = json.loads((tmp_path / "paper_comparison.json").read_text())["rows"]
+    assert {(r["game"], r["entrant"]) for r in rows} == {(g, e) for g in ("ipd", "imp") for e in PAPER_ENTRANTS}
+    lola = next(r for r in rows if r["game"] == "ipd" and r["entrant"] == "LOLA-Ex")
+    assert lola["paper"] == -1.1 and lola["paper_rank"] == 1
+    assert (tmp_path / "paper_comparison.csv").read_text().startswith("game,entrant,ours_mean")
+    assert (tmp_path / "ipd" / "ranking.csv").exists() and (tmp_path / "imp" / "ranking.csv").exists()
+
+
+def test_cli_paper_preset_refuses_a_different_field(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["tournament", "--preset", "paper", "--entrants", "LOLA-Ex,TFT", "--out", "/tmp/never"]) == 2
+    assert "--preset paper fixes" in capsys.readouterr().err
+
+
+def test_league_plays_every_pair_at_once_with_the_per_match_protocol(tmp_path: Path) -> None:
+    cfg = TournamentConfig(entrants=("LOLA-Ex", "PHC", "TFT", "AllD"), runs=4, rounds=6, steps_per_round=5)
+    matches = play_league(cfg, cfg.pairs(), seed=0)
+    assert [(m["row"], m["col"]) for m in matches] == cfg.pairs()
+    fixed = next(m for m in matches if (m["row"], m["col"]) == ("TFT", "AllD"))
+    assert fixed["row_runs"] == pytest.approx(play_match(cfg, "TFT", "AllD")["row_runs"])
+    result = run_tournament(cfg, tmp_path, progress=False, batched=True)
+    assert np.isfinite(result.matrix).all() and (tmp_path / "league.json").exists()
+    # LOLA-Ex against AllD learns to defect in the league as in its own match.
+    lola = next(m for m in matches if (m["row"], m["col"]) == ("LOLA-Ex", "AllD"))
+    assert lola["curve_row"][-1] > lola["curve_row"][0]

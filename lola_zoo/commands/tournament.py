@@ -30,9 +30,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--mode", default="round-robin", choices=["round-robin", "against-fixed"])
     parser.add_argument("--runs", type=int, default=d["runs"].default, help="independent matches per pair")
-    parser.add_argument("--rounds", type=int, default=d["rounds"].default, help="rounds per match")
-    parser.add_argument("--steps-per-round", type=int, default=d["steps_per_round"].default)
-    parser.add_argument("--gamma", type=float, default=d["gamma"].default)
+    # None: the preset's value, else the config default (so a preset can be shrunk from the command line).
+    parser.add_argument("--rounds", type=int, default=None, help=f"rounds per match (default: {d['rounds'].default})")
+    parser.add_argument("--steps-per-round", type=int, default=None,
+                        help=f"game steps per round (default: {d['steps_per_round'].default})")
+    parser.add_argument("--gamma", type=float, default=None, help=f"discount (default: {d['gamma'].default})")
     parser.add_argument("--lr", type=float, default=d["lr"].default, help="exact learners' learning rate")
     parser.add_argument("--eta", type=float, default=d["eta"].default, help="LOLA's opponent learning rate")
     parser.add_argument("--pg-lr", type=float, default=d["pg_lr"].default)
@@ -41,6 +43,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", default="local", choices=["local", "ray"])
     parser.add_argument("--workers", type=int, default=2, help="parallel matches (0: in this process)")
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--batched", action="store_true",
+                        help="play all pairs at once in this process (faster; not resumable, other random streams)")
     add_device_argument(parser)
 
 
@@ -52,13 +56,13 @@ def run(args: argparse.Namespace) -> int:
         return _run_paper_preset(args)
     entrants = tuple(e.strip() for e in args.entrants.split(",") if e.strip()) if args.entrants else ()
     config = TournamentConfig(
-        game=args.game, entrants=entrants, mode=args.mode, runs=args.runs, rounds=args.rounds,
-        steps_per_round=args.steps_per_round, gamma=args.gamma, lr=args.lr, eta=args.eta, pg_lr=args.pg_lr,
-        seed=args.seed, device=args.device,
+        game=args.game, entrants=entrants, mode=args.mode, runs=args.runs, lr=args.lr, eta=args.eta,
+        pg_lr=args.pg_lr, seed=args.seed, device=args.device, **_given(args),
     )
     out = Path(args.out or f"runs/tournament-{time.strftime('%Y%m%d-%H%M%S')}")
     print(f"tournament: {len(config.pairs())} matches x {config.runs} runs -> {out}")
-    result = run_tournament(config, out, backend=args.backend, workers=args.workers, progress=not args.no_progress)
+    result = run_tournament(config, out, backend=args.backend, workers=args.workers, progress=not args.no_progress,
+                            batched=args.batched)
     print(format_tournament(result))
     paths = save_tournament(result, out)
     print("wrote " + ", ".join(str(p) for p in paths.values()))
@@ -77,14 +81,17 @@ def _run_paper_preset(args: argparse.Namespace) -> int:
         save_tournament,
     )
 
-    configs = paper_preset_configs(runs=args.runs, seed=args.seed, lr=args.lr, eta=args.eta, device=args.device)
+    if args.entrants or args.game != "ipd" or args.mode != "round-robin":
+        raise ValueError("--preset paper fixes the games (ipd, imp), the entrants and the mode; drop --game/--entrants/--mode")
+    configs = paper_preset_configs(runs=args.runs, seed=args.seed, lr=args.lr, eta=args.eta, device=args.device,
+                                   **_given(args))
     out = Path(args.out or f"runs/tournament-paper-{time.strftime('%Y%m%d-%H%M%S')}")
     results = {}
     for game, config in configs.items():
         print(f"{game}: {len(config.pairs())} matches x {config.runs} runs, {config.rounds} rounds of "
               f"{config.steps_per_round} steps, gamma {config.gamma} -> {out / game}")
         results[game] = run_tournament(config, out / game, backend=args.backend, workers=args.workers,
-                                       progress=not args.no_progress)
+                                       progress=not args.no_progress, batched=args.batched)
         print(format_tournament(results[game]))
         save_tournament(results[game], out / game)
     rows = paper_comparison(results)
@@ -92,3 +99,9 @@ def _run_paper_preset(args: argparse.Namespace) -> int:
     paths = save_paper_comparison(rows, out)
     print("wrote " + ", ".join(str(p) for p in paths.values()))
     return 0
+
+
+def _given(args: argparse.Namespace) -> dict:
+    """The optional sizes set on the command line (rounds, steps per round, gamma)."""
+    given = {"rounds": args.rounds, "steps_per_round": args.steps_per_round, "gamma": args.gamma}
+    return {k: v for k, v in given.items() if v is not None}

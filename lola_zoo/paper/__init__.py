@@ -8,6 +8,7 @@ it registers every section, in table order: exact rows (:mod:`.core`), policy-gr
 
 from lola_zoo.paper import pg as _pg  # noqa: F401, I001  (registers "ipd-pg", "imp-pg"; order = table order)
 from lola_zoo.paper import coin as _coin  # noqa: F401, I001  (registers the "coin" section)
+from lola_zoo.paper import tournament as _tournament  # noqa: F401, I001  (registers "tournament")
 from lola_zoo.paper.core import (
     EXTRA_PAPER_NUMBERS,
     PAPER_NUMBERS,

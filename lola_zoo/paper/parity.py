@@ -68,6 +68,8 @@ CLAIMS: tuple[Claim, ...] = (
           paper="LOLA-PG nearer the Nash equilibrium than NL-PG (93.2 % vs 13.2 % at Nash)"),
     Claim("imp-pg", "imp", "LOLA-PG vs LOLA-PG", "nash", 0.5, 1.0, paper="LOLA-PG at the Nash equilibrium in 93.2 %"),
     Claim("imp-pg", "imp", "NL-PG vs NL-PG", "nash", 0.0, 0.5, paper="NL-PG at the Nash equilibrium in 13.2 %"),
+    Claim("tournament", "ipd", "LOLA-Ex", "tournament_reward", relative=True,
+          paper="LOLA-Ex earns the highest average return of the IPD tournament (Figure 4)"),
     Claim("coin", "coin", "LOLA vs LOLA", "own_coin_share", relative=True,
           paper="LOLA-PG picks mostly own coins (about 80 %), NL-PG about 50 %"),
 )
@@ -75,10 +77,10 @@ CLAIMS: tuple[Claim, ...] = (
 
 def check_claims(rows: Sequence[dict[str, Any]], claims: Sequence[Claim] = CLAIMS) -> list[dict[str, Any]]:
     """Every claim with ``ours`` and ``status``: ``reproduced``, ``not reproduced`` or ``not run``."""
-    by_key = {(r["section"], r["setting"], r["metric"]): r for r in rows}
+    by_key = {(r["section"], r.get("game"), r["setting"], r["metric"]): r for r in rows}
     out = []
     for c in claims:
-        row = by_key.get((c.section, c.setting, c.metric))
+        row = by_key.get((c.section, c.game, c.setting, c.metric))
         ours = None if row is None else row.get("ours")
         if row is None or ours is None or (isinstance(ours, float) and math.isnan(ours)):
             status = "not run"
