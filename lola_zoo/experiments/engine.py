@@ -731,8 +731,7 @@ class _LoopBackend(_Backend):
         names = list(self.env.possible_agents)
         seed = c.seed + 7919 * run
         agents: dict[str, Any] = {}
-        order = sorted(range(2), key=lambda s: c.agents[s] in LEARNER_KINDS)  # build non-PG seats first
-        for seat in order:
+        for seat in range(2):  # this pass builds the non-PG seats: a white-box PG seat needs its opponent's handle
             kind, name = c.agents[seat], names[seat]
             if kind in SB3_KINDS:
                 from lola_zoo.agents.sb3 import make_sb3_agent
@@ -987,7 +986,9 @@ class Trainer:
             from tqdm.auto import tqdm
 
             bar = tqdm(total=c.updates, initial=self.update, desc=f"{c.game} {c.label()}", unit="upd")
-        last_good = self._state()
+        # The state after the last completed update, kept for Ctrl-C; a run without files needs no snapshots.
+        snapshot = self.checkpoint_path is not None
+        last_good = self._state() if snapshot else None
         t0 = time.perf_counter()
         try:
             while self.update < end:
@@ -999,7 +1000,8 @@ class Trainer:
                 self.recent = (self.recent + [metrics])[-c.window:]
                 row = {"update": self.update, **self.backend.row(metrics)}
                 self.history.append(row)
-                last_good = self._state()
+                if snapshot:
+                    last_good = self._state()
                 logger.log(row, self.update)
                 if self.on_update is not None:
                     self.on_update(row)
@@ -1010,7 +1012,7 @@ class Trainer:
                 if self.checkpoint_path is not None and self.update % c.checkpoint_every == 0:
                     atomic_torch_save(self.checkpoint_path, last_good)
         except KeyboardInterrupt:
-            if self.checkpoint_path is not None:
+            if self.checkpoint_path is not None and last_good is not None:
                 atomic_torch_save(self.checkpoint_path, last_good)  # the state after the last *completed* update
                 self._write(last_good["history"], None, 0.0)
             raise
