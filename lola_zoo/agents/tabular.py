@@ -403,11 +403,12 @@ class FictitiousPlay(TabularLearner):
             return self._q
         model = self.opponent_model()  # (B, S, m)
         gamma = self.config.gamma
-        nxt = 1 + torch.arange(self.n).unsqueeze(-1) * self.m + torch.arange(self.m)  # (n, m) next states
         v = self._v
         for _ in range(self._sweeps):
-            # Q(s, a) = sum_b M(b | s) [ r(a, b) + gamma V(next(a, b)) ]
-            q = (model.unsqueeze(-2) * (self.payoff + gamma * v[:, nxt]).unsqueeze(1)).sum(-1)
+            # Q(s, a) = sum_b M(b | s) [ r(a, b) + gamma V(next(a, b)) ]; next(a, b) = 1 + a m + b runs
+            # through states 1..n m in row-major order, so V(next) is a view and the sum over b a bmm.
+            target = self.payoff + gamma * v[:, 1:].reshape(self.runs, self.n, self.m)  # (B, n, m)
+            q = torch.bmm(model, target.transpose(1, 2))  # (B, S, n)
             v = q.max(-1).values
         self._q, self._v, self._sweeps = q, v, self.config.value_iterations
         return q

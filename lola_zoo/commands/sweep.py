@@ -74,7 +74,7 @@ def _spec(args: argparse.Namespace):
         from lola_zoo.devices import resolve_device
 
         resolve_device(args.device)  # fail before any cell runs
-        spec["params"]["device"] = args.device  # every cell's config takes it (exact, train, tournament-match)
+        spec["params"]["device"] = args.device  # every cell's config takes it (exact, train, tournament-league)
     return spec_from_dict(spec)
 
 

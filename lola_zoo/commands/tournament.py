@@ -43,8 +43,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", default="local", choices=["local", "ray"])
     parser.add_argument("--workers", type=int, default=2, help="parallel matches (0: in this process)")
     parser.add_argument("--no-progress", action="store_true")
-    parser.add_argument("--batched", action="store_true",
-                        help="play all pairs at once in this process (faster; not resumable, other random streams)")
+    parser.add_argument("--cells", type=int, default=d["cells"].default,
+                        help="leagues the pairs are split into, one sweep cell each, batched inside (1: all pairs at "
+                             "once; more: finer resume, more workers busy; results depend on it like on the seed)")
     add_device_argument(parser)
 
 
@@ -57,12 +58,11 @@ def run(args: argparse.Namespace) -> int:
     entrants = tuple(e.strip() for e in args.entrants.split(",") if e.strip()) if args.entrants else ()
     config = TournamentConfig(
         game=args.game, entrants=entrants, mode=args.mode, runs=args.runs, lr=args.lr, eta=args.eta,
-        pg_lr=args.pg_lr, seed=args.seed, device=args.device, **_given(args),
+        pg_lr=args.pg_lr, seed=args.seed, cells=args.cells, device=args.device, **_given(args),
     )
     out = Path(args.out or f"runs/tournament-{time.strftime('%Y%m%d-%H%M%S')}")
     print(f"tournament: {len(config.pairs())} matches x {config.runs} runs -> {out}")
-    result = run_tournament(config, out, backend=args.backend, workers=args.workers, progress=not args.no_progress,
-                            batched=args.batched)
+    result = run_tournament(config, out, backend=args.backend, workers=args.workers, progress=not args.no_progress)
     print(format_tournament(result))
     paths = save_tournament(result, out)
     print("wrote " + ", ".join(str(p) for p in paths.values()))
@@ -83,15 +83,15 @@ def _run_paper_preset(args: argparse.Namespace) -> int:
 
     if args.entrants or args.game != "ipd" or args.mode != "round-robin":
         raise ValueError("--preset paper fixes the games (ipd, imp), the entrants and the mode; drop --game/--entrants/--mode")
-    configs = paper_preset_configs(runs=args.runs, seed=args.seed, lr=args.lr, eta=args.eta, device=args.device,
-                                   **_given(args))
+    configs = paper_preset_configs(runs=args.runs, seed=args.seed, lr=args.lr, eta=args.eta, cells=args.cells,
+                                   device=args.device, **_given(args))
     out = Path(args.out or f"runs/tournament-paper-{time.strftime('%Y%m%d-%H%M%S')}")
     results = {}
     for game, config in configs.items():
         print(f"{game}: {len(config.pairs())} matches x {config.runs} runs, {config.rounds} rounds of "
               f"{config.steps_per_round} steps, gamma {config.gamma} -> {out / game}")
         results[game] = run_tournament(config, out / game, backend=args.backend, workers=args.workers,
-                                       progress=not args.no_progress, batched=args.batched)
+                                       progress=not args.no_progress)
         print(format_tournament(results[game]))
         save_tournament(results[game], out / game)
     rows = paper_comparison(results)

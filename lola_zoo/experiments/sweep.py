@@ -70,7 +70,7 @@ KINDS: dict[str, str | CellFunction] = {
     "exact": "lola_zoo.experiments.sweep:exact_cell",
     "train": "lola_zoo.experiments.engine:train_cell",
     "exact-value": "lola_zoo.experiments.sweep:exact_value_cell",
-    "tournament-match": "lola_zoo.experiments.tournament:match_cell",
+    "tournament-league": "lola_zoo.experiments.tournament:league_cell",
 }
 
 

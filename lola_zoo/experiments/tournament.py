@@ -48,7 +48,7 @@ __all__ = [
     "register_entrant",
     "play_match",
     "play_league",
-    "match_cell",
+    "league_cell",
     "run_tournament",
     "TournamentResult",
     "PAPER_PRESET",
@@ -60,6 +60,9 @@ __all__ = [
 ]
 
 DTYPE = torch.float64
+# Policy-gradient learners sample and backpropagate through runs x episodes x steps tensors: single
+# precision halves that memory traffic, and sampled gradients carry far more noise than rounding.
+PG_DTYPE = torch.float32
 _EPS = 1e-6  # probabilities are clipped before turning into logits, as the reference did
 
 
@@ -82,7 +85,11 @@ class TournamentConfig:
     :param pg_lr: learning rate of the policy-gradient learners.
     :param sb3_steps_per_round: environment steps each SB3 model trains per round (SB3 entrants).
     :param sb3_episode_length: episode length of the SB3 models' single-agent view.
-    :param seed: base seed; each pair derives its own.
+    :param seed: base seed; each league derives its own.
+    :param cells: the pairs are split into this many leagues, each one sweep cell that plays its pairs
+        batched in one process (:func:`play_league`): more cells resume at a finer grain and spread
+        over more workers, fewer share more work per call.  A pair's result depends on the split, as
+        on the seed.
     :param device: ``cpu`` or ``auto`` (= CPU: matches are launch-bound tables); ``cuda`` is refused with a reason.
     """
 
@@ -90,7 +97,7 @@ class TournamentConfig:
     entrants: tuple[str, ...] = ()
     mode: str = "round-robin"
     runs: int = 16
-    rounds: int = 300
+    rounds: int = 150
     steps_per_round: int = 20
     gamma: float = 0.96
     lr: float = 1.0
@@ -101,6 +108,7 @@ class TournamentConfig:
     sb3_steps_per_round: int = 64
     sb3_episode_length: int = 32
     seed: int = 0
+    cells: int = 2
     device: str = "cpu"
 
     def __post_init__(self) -> None:
@@ -124,7 +132,7 @@ class TournamentConfig:
         if not 0.0 < self.gamma < 1.0:
             raise ValueError(f"gamma must lie in (0, 1), got {self.gamma!r}")
         for name in ("runs", "rounds", "steps_per_round", "pg_episodes", "pg_episode_length",
-                     "sb3_steps_per_round", "sb3_episode_length"):
+                     "sb3_steps_per_round", "sb3_episode_length", "cells"):
             value = getattr(self, name)
             if isinstance(value, bool) or int(value) != value or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
@@ -142,6 +150,12 @@ class TournamentConfig:
         if not fixed or not learners:
             raise ValueError("against-fixed mode needs at least one learner and one fixed strategy among the entrants")
         return [(a, b) for a in learners for b in fixed]
+
+    def leagues(self) -> list[list[tuple[str, str]]]:
+        """The pairs split into ``cells`` leagues, dealt in turn so each league gets a share of every entrant."""
+        pairs = self.pairs()
+        count = min(self.cells, len(pairs))
+        return [pairs[k::count] for k in range(count)]
 
 
 @dataclass
@@ -284,33 +298,34 @@ class PGEntrant(Entrant):
         form: Literal["sigmoid", "softmax"] = "sigmoid" if self.n == 2 else "softmax"
         m = self.game.n_actions[1 - self.seat]
         self.policy_module = Memory1Policy(self.n_states, self.n, form, runs=self.runs, generator=self.generator,
-                                           dtype=DTYPE)
+                                           dtype=PG_DTYPE)
         # The opponent as this learner sees it: its logits are overwritten from each snapshot.
-        self.opponent_module = Memory1Policy(self.n_states, m, form, runs=self.runs, init_std=0.0, dtype=DTYPE)
+        self.opponent_module = Memory1Policy(self.n_states, m, form, runs=self.runs, init_std=0.0, dtype=PG_DTYPE)
         self.opponent_module.requires_grad_(False)
         # The same learners the training engine builds for its seats.
         kind = {None: "nl", "white-box": "lola", "black-box": "lola-om"}[self.mode]
         self.learner = build_learner(kind, self.policy_module, self.opponent_module, lr=self.config.pg_lr,
                                      gamma=self.config.gamma, eta=self.config.eta)
         self.env = BatchedIteratedGame(self.game, (self.runs, self.config.pg_episodes), self.config.pg_episode_length,
-                                       dtype=DTYPE)
+                                       dtype=PG_DTYPE)
 
     def policy(self) -> torch.Tensor:
-        """The memory-1 table."""
-        return self.policy_module.probs().detach()
+        """The memory-1 table (in double precision, as every other entrant's)."""
+        return self.policy_module.probs().detach().to(DTYPE)
 
     def learn(self, opponent: OpponentView) -> None:
         """Sample episodes against the opponent's snapshot, then take one (LOLA-)PG step."""
-        from lola_zoo.envs.batched import rollout
+        from lola_zoo.envs.batched import rollout_tabular
 
         with torch.no_grad():
-            logits = opponent.logits.to(DTYPE)
+            logits = opponent.logits
             self.opponent_module.logits.copy_(logits if logits.shape == self.opponent_module.logits.shape
-                                              else torch.log(opponent.probs.clamp_min(_EPS)))
-        seats = [self.policy_module, self.opponent_module]
+                                              else torch.log(opponent.probs.clamp_min(_EPS)))  # copy_ casts
+            # Both sides are memory-1 tables: the table rollout samples the same episodes in distribution.
+            tables = [self.policy_module.probs(), self.opponent_module.probs()]
         if self.seat == 1:
-            seats.reverse()
-        episodes = rollout(self.env, seats, self.generator)
+            tables.reverse()
+        episodes = rollout_tabular(self.env, tables, self.generator)
         self.learner.update(episodes, self.seat)
 
 
@@ -451,114 +466,95 @@ def entrant_factory(name: str) -> type[Entrant]:
     return ENTRANTS[key][0]
 
 
-def _exact_values(game: MatrixGame, a: Entrant, b: Entrant, gamma: float) -> torch.Tensor:
-    from lola_zoo.envs.exact import exact_value_per_step
-
-    return exact_value_per_step(game, [a.policy(), b.policy()], gamma, kind="probs")
-
-
 def play_match(config: TournamentConfig, row: str, col: str, seed: int = 0, progress: bool = False) -> dict[str, Any]:
     """Play ``config.runs`` batched matches of ``row`` (seat 0) against ``col`` (seat 1), learning together."""
-    game = lola_zoo.game(config.game)
-    gens = [torch.Generator().manual_seed(seed * 1_000_003 + k) for k in range(3)]
-    players = [entrant_factory(row)(game, 0, config, gens[0]), entrant_factory(col)(game, 1, config, gens[1])]
-    B = config.runs
-    payoff = torch.tensor(game.payoffs, dtype=DTYPE)  # (2, n0, n1)
-    m = game.n_actions[1]
-    n = game.n_actions[0]
-    values = torch.zeros(config.rounds, B, 2, dtype=DTYPE)
-    online = any(p.online for p in players)
-    from tqdm.auto import tqdm
+    return play_league(config, [(row, col)], seed=seed, progress=progress)[0]
 
-    for r in tqdm(range(config.rounds), desc=f"{row} vs {col}", disable=not progress, leave=False):
-        if online:
-            states = [torch.zeros(B, dtype=torch.long), torch.zeros(B, dtype=torch.long)]
-            for _ in range(config.steps_per_round):
-                a0, a1 = players[0].act(states[0]), players[1].act(states[1])
-                rewards = payoff[:, a0, a1]
-                nxt = [1 + a0 * m + a1, 1 + a1 * n + a0]
-                players[0].observe(states[0], a0, a1, rewards[0])
-                players[1].observe(states[1], a1, a0, rewards[1])
-                states = nxt
-        values[r] = _exact_values(game, players[0], players[1], config.gamma)
-        views = [p.view() for p in players]  # simultaneous: both learn against the other's snapshot
-        players[0].learn(views[1])
-        players[1].learn(views[0])
-    final = _exact_values(game, players[0], players[1], config.gamma)
-    if not torch.isfinite(values).all():
-        raise RuntimeError(f"{row} vs {col}: values became non-finite")
-    mean = values.mean(0)  # (B, 2): reward per step earned while learning
-    return {
-        "row": row,
-        "col": col,
-        "row_runs": mean[:, 0].tolist(),
-        "col_runs": mean[:, 1].tolist(),
-        "row_final_runs": final[:, 0].tolist(),
-        "col_final_runs": final[:, 1].tolist(),
-        "row_mean": float(mean[:, 0].mean()),
-        "col_mean": float(mean[:, 1].mean()),
-        "curve_row": values[:, :, 0].mean(1).tolist(),
-        "curve_col": values[:, :, 1].mean(1).tolist(),
-        "final_policy_row": players[0].policy().mean(0)[:, 0].tolist(),
-        "final_policy_col": players[1].policy().mean(0)[:, 0].tolist(),
-    }
+
+def _stable_id(text: str) -> int:
+    """A seed offset from a name, the same in every process (``hash()`` is salted per process)."""
+    return sum(ord(c) * (j + 1) for j, c in enumerate(text)) % 100_003
 
 
 def play_league(config: TournamentConfig, pairs: Sequence[tuple[str, str]], seed: int = 0,
                 progress: bool = False) -> list[dict[str, Any]]:
-    """Play every pair at once: one entrant object per (entrant, seat) holds all its matches as batch rows.
+    """Play every pair at once; one result dict per pair, in order.
 
-    Same protocol and result dicts as :func:`play_match`, but each step, exact update and rollout
-    runs once per (entrant, seat) instead of once per match, which cuts the per-call overhead that
-    dominates these tiny tables by the number of matches an entrant plays.  Random streams differ
-    from per-match play (one generator per entrant and seat), so results agree in distribution, not
-    bit for bit.
+    One entrant object per (entrant, seat) holds all its matches as batch rows, so each step, exact
+    update and rollout runs once per (entrant, seat) instead of once per match: that cuts the
+    per-call overhead that dominates these tiny tables by the number of matches an entrant plays.
+    Each (entrant, seat) draws from its own generator, so a pair's result depends on the seed and on
+    which pairs share its league (as :func:`run_tournament` fixes them), never on the process.
     """
     game = lola_zoo.game(config.game)
     B, M = config.runs, len(pairs)
+    if M == 0:
+        raise ValueError("play_league needs at least one pair")
     slots: dict[tuple[str, int], list[int]] = {}
     for k, (a, b) in enumerate(pairs):
         slots.setdefault((a, 0), []).append(k)
         slots.setdefault((b, 1), []).append(k)
     players: dict[tuple[str, int], Entrant] = {}
     rows: dict[tuple[str, int], torch.Tensor] = {}  # each object's rows in the global (match, run) order
-    for i, ((name, seat), ks) in enumerate(slots.items()):
-        cfg = replace(config, runs=B * len(ks))
-        stable = sum(ord(c) * (j + 1) for j, c in enumerate(f"{name}|{seat}")) % 100_003  # not hash(): salted
-        gen = torch.Generator().manual_seed(seed * 1_000_003 + stable)
-        players[(name, seat)] = entrant_factory(name)(game, seat, cfg, gen)
+    for (name, seat), ks in slots.items():
+        gen = torch.Generator().manual_seed(seed * 1_000_003 + _stable_id(f"{name}|{seat}"))
+        players[(name, seat)] = entrant_factory(name)(game, seat, replace(config, runs=B * len(ks)), gen)
         rows[(name, seat)] = (torch.tensor(ks).unsqueeze(-1) * B + torch.arange(B)).reshape(-1)
     N = M * B
     n = game.n_actions
     payoff = torch.tensor(game.payoffs, dtype=DTYPE)
 
     def gather(seat: int, what: str) -> torch.Tensor:
-        parts = {key: (p.policy() if what == "probs" else p.logits()) for key, p in players.items() if key[1] == seat}
-        first = next(iter(parts.values()))
-        out = torch.empty((N, *first.shape[1:]), dtype=first.dtype)
-        for key, part in parts.items():
-            out[rows[key]] = part.detach().to(first.dtype)
+        out: torch.Tensor | None = None
+        for key, p in players.items():
+            if key[1] == seat:
+                part = (p.policy() if what == "probs" else p.logits()).detach().to(DTYPE)
+                if out is None:
+                    out = torch.empty((N, *part.shape[1:]), dtype=DTYPE)
+                out[rows[key]] = part
+        assert out is not None  # every seat has a player in every pair
         return out
 
-    values = torch.zeros(config.rounds, N, 2, dtype=DTYPE)
+    # Online steps matter only in pairs with an online learner: they run on those rows alone.  A
+    # non-online player's policy cannot change within a round, so its rows sample from one table.
     online = [key for key, p in players.items() if p.online]
+    online_pairs = sorted({k for key in online for k in slots[key]})
+    live = (torch.tensor(online_pairs, dtype=torch.long).unsqueeze(-1) * B + torch.arange(B)).reshape(-1)
+    position = torch.full((N,), -1, dtype=torch.long)
+    position[live] = torch.arange(len(live))
+    local = {key: position[rows[key]] for key in online}  # an online player's rows inside `live`
+    L = len(live)
+    passive = [torch.ones(L, dtype=torch.bool), torch.ones(L, dtype=torch.bool)]
+    for key in online:
+        passive[key[1]][local[key]] = False  # these rows act through their online player
+    sampler = torch.Generator().manual_seed(seed * 1_000_003 + _stable_id("league"))
+    values = torch.zeros(config.rounds, N, 2, dtype=DTYPE)
     from tqdm.auto import tqdm
 
     from lola_zoo.envs.exact import exact_value_per_step
 
-    for r in tqdm(range(config.rounds), desc="league", disable=not progress, leave=False):
+    for r in tqdm(range(config.rounds), desc="league" if M > 1 else f"{pairs[0][0]} vs {pairs[0][1]}",
+                  disable=not progress, leave=False):
+        probs = [gather(0, "probs"), gather(1, "probs")]
         if online:
-            states = [torch.zeros(N, dtype=torch.long), torch.zeros(N, dtype=torch.long)]
+            cdfs = [probs[seat][live][passive[seat]].cumsum(-1) for seat in range(2)]
+            states = [torch.zeros(L, dtype=torch.long), torch.zeros(L, dtype=torch.long)]
             for _ in range(config.steps_per_round):
-                actions = [torch.empty(N, dtype=torch.long), torch.empty(N, dtype=torch.long)]
-                for (name, seat), p in players.items():
-                    actions[seat][rows[(name, seat)]] = p.act(states[seat][rows[(name, seat)]])
+                actions = [torch.empty(L, dtype=torch.long), torch.empty(L, dtype=torch.long)]
+                for seat in range(2):
+                    if cdfs[seat].shape[0]:
+                        s = states[seat][passive[seat]]
+                        c = cdfs[seat][torch.arange(len(s)), s]  # (k, n) CDF in each row's state
+                        u = torch.rand(len(s), 1, generator=sampler, dtype=DTYPE)
+                        actions[seat][passive[seat]] = (c < u * c[:, -1:]).sum(-1).clamp_max(n[seat] - 1)
+                for key in online:
+                    actions[key[1]][local[key]] = players[key].act(states[key[1]][local[key]])
                 rewards = payoff[:, actions[0], actions[1]]
                 for key in online:
-                    seat, g = key[1], rows[key]
+                    seat, g = key[1], local[key]
                     players[key].observe(states[seat][g], actions[seat][g], actions[1 - seat][g], rewards[seat][g])
                 states = [1 + actions[0] * n[1] + actions[1], 1 + actions[1] * n[0] + actions[0]]
-        probs = [gather(0, "probs"), gather(1, "probs")]
+            probs = [gather(0, "probs"), gather(1, "probs")]  # the online learners moved
         values[r] = exact_value_per_step(game, probs, config.gamma, kind="probs")
         logits = [gather(0, "logits"), gather(1, "logits")]
         for (name, seat), p in players.items():  # simultaneous: every view was taken before any update
@@ -567,11 +563,11 @@ def play_league(config: TournamentConfig, pairs: Sequence[tuple[str, str]], seed
     probs = [gather(0, "probs"), gather(1, "probs")]
     final = exact_value_per_step(game, probs, config.gamma, kind="probs")
     if not torch.isfinite(values).all():
-        raise RuntimeError("league: values became non-finite")
+        raise RuntimeError(f"{', '.join(f'{a} vs {b}' for a, b in pairs)}: values became non-finite")
     results = []
     for k, (row, col) in enumerate(pairs):
         sl = slice(k * B, (k + 1) * B)
-        mean = values[:, sl].mean(0)
+        mean = values[:, sl].mean(0)  # (B, 2): reward per step earned while learning
         results.append({
             "row": row,
             "col": col,
@@ -589,17 +585,17 @@ def play_league(config: TournamentConfig, pairs: Sequence[tuple[str, str]], seed
     return results
 
 
-def match_cell(config: dict) -> dict[str, Any]:
-    """Sweep kind ``tournament-match``: one pair, from a plain-dict config with ``pair`` and ``seed``."""
+def league_cell(config: dict) -> dict[str, Any]:
+    """Sweep kind ``tournament-league``: the pairs in ``pairs``, played as one league, from a plain-dict config."""
     cfg = dict(config)
-    row, col = cfg.pop("pair")
+    pairs = [tuple(p) for p in cfg.pop("pairs")]
     seed = int(cfg.pop("seed", 0))
     torch.set_num_threads(1)  # tiny tensors: threads only add contention on the worker
-    cfg["entrants"] = tuple(cfg.get("entrants") or (row, col))
+    cfg["entrants"] = tuple(cfg.get("entrants") or sorted({name for pair in pairs for name in pair}))
     tc = TournamentConfig(**cfg)
-    # Each pair gets its own seed, derived from the base seed and the pair's position-free name.
-    pair_seed = seed * 7919 + sum(ord(c) * (i + 1) for i, c in enumerate(f"{row}|{col}")) % 100_003
-    return play_match(tc, row, col, pair_seed)
+    # Each league gets its own seed, derived from the base seed and the names of its pairs.
+    league_seed = seed * 7919 + _stable_id(";".join(f"{a}|{b}" for a, b in pairs))
+    return {"matches": play_league(tc, pairs, league_seed)}
 
 
 @dataclass
@@ -668,37 +664,23 @@ def run_tournament(
     backend: str = "local",
     workers: int = 2,
     progress: bool = True,
-    batched: bool = False,
 ) -> TournamentResult:
-    """Play every match as a resumable sweep cell in ``out_dir``, then aggregate.
-
-    ``batched=True`` plays all pairs at once in this process (:func:`play_league`): faster, but not
-    resumable, and its random streams differ from per-match play; its matches go to ``league.json``.
-    """
+    """Play the tournament's leagues (:meth:`TournamentConfig.leagues`) as resumable sweep cells in ``out_dir``, then aggregate."""
     from lola_zoo.experiments.sweep import SweepSpec, run_sweep
-
-    if batched:
-        from lola_zoo.io import atomic_write_json
-
-        torch.set_num_threads(1)  # many tiny tensors: threads only add contention
-        matches = play_league(config, config.pairs(), seed=config.seed, progress=progress)
-        Path(out_dir).mkdir(parents=True, exist_ok=True)
-        atomic_write_json(Path(out_dir) / "league.json", {"config": asdict(config), "matches": matches})
-        return aggregate(config, matches)
 
     params = {k: v for k, v in asdict(config).items() if k not in ("entrants", "seed")}
     params["entrants"] = list(config.entrants)
     spec = SweepSpec(
-        kind="tournament-match",
-        grid={"pair": [list(p) for p in config.pairs()]},
+        kind="tournament-league",
+        grid={"pairs": [[list(p) for p in league] for league in config.leagues()]},
         seeds=[config.seed],
         params=params,
         name=f"tournament {config.game}",
     )
     result = run_sweep(spec, out_dir, backend=backend, workers=workers, progress=progress)
     if result.failed:
-        raise RuntimeError(f"{len(result.failed)} match(es) failed; see {Path(out_dir) / 'errors.jsonl'}: {result.failed[0][1]}")
-    matches = [r["metrics"] if "metrics" in r else r for r in result.rows]
+        raise RuntimeError(f"{len(result.failed)} league(s) failed; see {Path(out_dir) / 'errors.jsonl'}: {result.failed[0][1]}")
+    matches = [m for r in result.rows for m in (r["metrics"] if "metrics" in r else r)["matches"]]
     return aggregate(config, matches)
 
 
