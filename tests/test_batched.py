@@ -156,3 +156,31 @@ def test_tabular_rollout_samples_the_same_distribution_as_the_generic_rollout() 
         se = torch.sqrt(a * (1 - a) / 4000 + b * (1 - b) / 4000).clamp_min(1e-3)
         assert ((a - b).abs() < 5 * se).all(), (a, b)
     assert torch.allclose(generic.rewards.mean((1, 2)), fast.rewards.mean((1, 2)), atol=0.05)
+
+
+@pytest.mark.parametrize("game_id", ["ipd", "rps"])
+def test_table_rollout_is_the_step_by_step_inverse_cdf_walk_bit_for_bit(game_id: str) -> None:
+    # Reference: the same uniforms (drawn up front, as rollout_tabular does), one env.step per round.
+    from lola_zoo.envs.batched import rollout_tabular
+
+    game = lola_zoo.game(game_id)
+    runs, rest, T, n = 5, 3, 8, game.n_actions[0]
+    gen = torch.Generator().manual_seed(2)
+    tables = [torch.rand(runs, game.n_states, n, generator=gen, dtype=torch.float64).softmax(-1) for _ in range(2)]
+    env = BatchedIteratedGame(game, (runs, rest), max_steps=T)
+    fast = rollout_tabular(env, tables, torch.Generator().manual_seed(9))
+    uniforms = torch.rand((T, 2, runs, rest), generator=torch.Generator().manual_seed(9), dtype=torch.float64)
+    states = env.reset()
+    obs, acts, rews = [], [], []
+    for t in range(T):
+        actions = []
+        for i in range(2):
+            cdf = tables[i].cumsum(-1)[torch.arange(runs).unsqueeze(-1), states[i]]  # (runs, rest, n)
+            actions.append((cdf < uniforms[t, i].unsqueeze(-1) * cdf[..., -1:]).sum(-1).clamp_max(n - 1))
+        obs.append(states)
+        states, rewards, _ = env.step(torch.stack(actions, -1))
+        acts.append(torch.stack(actions, -1))
+        rews.append(rewards)
+    assert torch.equal(fast.actions, torch.stack(acts, 2)) and torch.equal(fast.rewards, torch.stack(rews, 2))
+    for i in range(2):
+        assert torch.equal(fast.observations[i], torch.stack([o[i] for o in obs], -1))

@@ -263,11 +263,13 @@ def rollout_tabular(
     start = torch.zeros((runs, rest), dtype=torch.long, device=env.device)
     states = [start] * env.n_players
     joints = torch.empty((T, runs, rest), dtype=torch.long, device=env.device)
+    action_log = torch.empty((T, env.n_players, runs, rest), dtype=torch.long, device=env.device)
     strides = env._strides.tolist()
+    tables_next = [env.state_table[i].contiguous() for i in range(env.n_players)]
     # Two actions: the first CDF entry and the total suffice, as 2-D look-ups (the same comparisons).
     binary = [(cdf[..., 0].contiguous(), cdf[..., -1].contiguous()) if cdf.shape[-1] == 2 else None for cdf in cdfs]
-    # Each step only samples and moves the states; the joint action alone is kept, and the actions,
-    # rewards and observations are decoded from all of them at once after the loop.
+    # Each step only samples and moves the states (flat look-ups with torch.take); observations and
+    # rewards are looked up for all steps at once after the loop.
     for t in range(T):
         joint = None
         for i, cdf in enumerate(cdfs):
@@ -279,76 +281,17 @@ def rollout_tabular(
                 c = cdf.gather(1, states[i].unsqueeze(-1).expand(-1, -1, cdf.shape[-1]))  # (runs, rest, n)
                 # inverse CDF, as sample_actions: count the CDF steps u has passed (clamped against rounding)
                 action = (c < uniforms[t, i].unsqueeze(-1) * c[..., -1:]).sum(-1).clamp_max(cdf.shape[-1] - 1)
+            action_log[t, i] = action
             joint = action * strides[i] if joint is None else joint + action * strides[i]
         assert joint is not None
         joints[t] = joint
-        states = list(env.state_table[:, joint])
-    joints = joints.permute(1, 2, 0)  # (runs, rest, T)
-    previous = torch.cat([torch.full_like(joints[..., :1], -1), joints[..., :-1]], dim=-1)
-    observations = [torch.where(previous < 0, 0, env.state_table[i][previous.clamp_min(0)]).reshape(*shape, T)
-                    for i in range(env.n_players)]
-    actions = (joints.unsqueeze(-1) // env._strides) % env._limits
+        states = [torch.take(table, joint) for table in tables_next]
+    # Observation before step t: the start state at t = 0, else the state the previous joint action led to.
+    observations = [torch.cat([start.unsqueeze(0), torch.take(table, joints[:-1])]).permute(1, 2, 0).reshape(*shape, T)
+                    for table in tables_next]
+    rewards = torch.stack([torch.take(env.payoff_table[:, i].contiguous(), joints) for i in range(env.n_players)], -1)
     return Episodes(
         observations=observations,
-        actions=actions.reshape(*shape, T, env.n_players),
-        rewards=env.payoff_table[joints].reshape(*shape, T, env.n_players),
-    )
-
-
-@torch.no_grad()
-def rollout_tabular(
-    env: BatchedIteratedGame,
-    tables: Sequence[torch.Tensor],
-    generator: torch.Generator | None = None,
-) -> Episodes:
-    """:func:`rollout` for memory-1 tables: the same episodes in distribution, a few tensor ops per step.
-
-    ``tables[i]``: P(action | state) of seat ``i``, ``(runs, S, n_i)`` with the runs dimension equal to
-    ``env.batch_shape[0]`` (``(S, n_i)`` is shared by all runs). The policies cannot change during a
-    rollout, so their cumulative tables and every uniform draw are made once, up front; each step
-    is then a gather, a comparison and the env's table look-ups — what makes the batched IPD
-    rollouts several times faster than stepping generic policy modules.
-    """
-    if len(tables) != env.n_players:
-        raise ValueError(f"expected {env.n_players} tables (one per seat), got {len(tables)}")
-    shape, T = env.batch_shape, env.max_steps
-    runs, rest = shape[0], int(torch.Size(shape[1:]).numel())
-    cdfs = []
-    for i, table in enumerate(tables):
-        tab = table.to(env.device)
-        if tab.dim() == 2:
-            tab = tab.expand(runs, *tab.shape)
-        if tab.shape != (runs, env.n_states, env.n_actions[i]):
-            raise ValueError(f"table of seat {i} must be (runs, S, n) = {(runs, env.n_states, env.n_actions[i])}, "
-                             f"got {tuple(tab.shape)}")
-        cdfs.append(tab.cumsum(-1))
-    uniforms = torch.rand((T, env.n_players, runs, rest), generator=generator, device=env.device,
-                          dtype=cdfs[0].dtype)
-    states = [s.reshape(runs, rest) for s in env.reset()]
-    obs_log: list[list[torch.Tensor]] = [[] for _ in tables]
-    act_log, rew_log = [], []
-    # Two actions: the first CDF entry and the total suffice, as 2-D look-ups (the same comparisons).
-    binary = [(cdf[..., 0].contiguous(), cdf[..., -1].contiguous()) if cdf.shape[-1] == 2 else None for cdf in cdfs]
-    for t in range(T):
-        acts = []
-        for i, cdf in enumerate(cdfs):
-            obs_log[i].append(states[i])
-            pair = binary[i]
-            if pair is not None:
-                u = uniforms[t, i] * pair[1].gather(1, states[i])
-                acts.append((pair[0].gather(1, states[i]) < u).long())
-                continue
-            c = cdf.gather(1, states[i].unsqueeze(-1).expand(-1, -1, cdf.shape[-1]))  # (runs, rest, n)
-            # inverse CDF, as sample_actions: count the CDF steps u has passed (clamped against rounding)
-            acts.append((c < uniforms[t, i].unsqueeze(-1) * c[..., -1:]).sum(-1).clamp_max(cdf.shape[-1] - 1))
-        actions = torch.stack(acts, dim=-1).reshape(*shape, env.n_players)
-        observations, rewards, _ = env.step(actions, check=False)
-        states = [o.reshape(runs, rest) for o in observations]
-        act_log.append(actions)
-        rew_log.append(rewards)
-    t_dim = len(shape)
-    return Episodes(
-        observations=[torch.stack(o, dim=-1).reshape(*shape, T) for o in obs_log],
-        actions=torch.stack(act_log, dim=t_dim),
-        rewards=torch.stack(rew_log, dim=t_dim),
+        actions=action_log.permute(2, 3, 0, 1).reshape(*shape, T, env.n_players),
+        rewards=rewards.permute(1, 2, 0, 3).reshape(*shape, T, env.n_players),
     )
