@@ -306,8 +306,15 @@ def _exact_lola(eta: float = 1.0, **_: float) -> Learner:
     return Learner("exact-lola", functools.partial(exact_lola_gradient, eta=eta), (), True)
 
 
+def _pola(**hyper_parameters: float) -> Learner:
+    from lola_zoo.agents.pola import make_pola  # pola builds on this module
+
+    return make_pola(**hyper_parameters)
+
+
 #: name -> (factory, one-line description).  Factories take keyword hyper-parameters
-#: ``eta`` (correction rate η), ``order`` (higher-order LOLA), ``a`` and ``b`` (SOS).
+#: ``eta`` (correction rate η), ``order`` (higher-order LOLA), ``a`` and ``b`` (SOS), and POLA's
+#: ``lr``, ``inner_steps``, ``outer_steps``, ``prox_inner``, ``prox_outer``; each ignores the others.
 LEARNERS: dict[str, tuple[Callable[..., Learner], str]] = {
     "nl": (_naive, "naive learner: gradient ascent on its own exact value (NL-Ex)"),
     "lola": (_lola, "LOLA-Ex: naive gradient + η ∇_i[stop(∇_j V_i)·∇_j V_j] (the paper's shaping term)"),
@@ -316,6 +323,7 @@ LEARNERS: dict[str, tuple[Callable[..., Learner], str]] = {
     "lookahead": (_lookahead, "LookAhead: anticipates the opponent's naive step without shaping it"),
     "sos": (_sos, "Stable Opponent Shaping: LookAhead + p·shaping, p from the a, b criteria"),
     "exact-lola": (_exact_lola, "LOLA through the opponent's actual naive step (no Taylor expansion)"),
+    "pola": (_pola, "POLA (Zhao et al. 2022): proximal steps in policy space for the opponent and itself"),
 }
 
 _ALIASES = {"naive": "nl", "la": "lookahead", "hola2": "hola", "lola-pseudo": "lola-taylor"}

@@ -31,6 +31,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sos-a", type=float, default=0.5, help="SOS parameter a (default: 0.5)")
     parser.add_argument("--sos-b", type=float, default=0.1, help="SOS parameter b (default: 0.1)")
     parser.add_argument("--order", type=int, default=2, help="order of higher-order LOLA 'hola' (default: 2)")
+    parser.add_argument("--pola-inner-steps", type=int, default=2, help="POLA: opponent's proximal gradient steps (default: 2)")
+    parser.add_argument("--pola-outer-steps", type=int, default=2, help="POLA: own proximal gradient steps (default: 2)")
+    parser.add_argument("--pola-prox", type=float, default=1.0, help="POLA: proximity weight β of the policy KL (default: 1)")
+    parser.add_argument("--policy", default="tabular", choices=["tabular", "mlp"],
+                        help="policy parameterisation: one logit per state, or a one-hidden-layer network (default: tabular)")
+    parser.add_argument("--hidden", type=int, default=8, help="hidden units of the mlp policy (default: 8)")
     parser.add_argument("--dtype", default="float64", choices=["float64", "float32"])
     parser.add_argument("--out", default=None, help="output folder (default: runs/exact-<timestamp>)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
@@ -46,7 +52,9 @@ def run(args: argparse.Namespace) -> int:
     config = ExactConfig(
         game=args.game, learners=tuple(args.learners), lr=tuple(args.lr), eta=tuple(args.eta), gamma=args.gamma,
         seeds=args.seeds, steps=args.steps, init_std=args.init_std, seed=args.seed, sos_a=args.sos_a,
-        sos_b=args.sos_b, hola_order=args.order, dtype=args.dtype, device=args.device,
+        sos_b=args.sos_b, hola_order=args.order, pola_inner_steps=args.pola_inner_steps,
+        pola_outer_steps=args.pola_outer_steps, pola_prox=args.pola_prox, policy=args.policy, hidden=args.hidden,
+        dtype=args.dtype, device=args.device,
     )
     out = Path(args.out) if args.out else default_out_dir("exact")
     out.mkdir(parents=True, exist_ok=True)

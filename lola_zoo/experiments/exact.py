@@ -67,6 +67,13 @@ class ExactConfig:
     :param sos_a: SOS's ``a`` (Letcher et al. 2019 use 0.5).
     :param sos_b: SOS's ``b`` (Letcher et al. 2019 use 0.1).
     :param hola_order: order of higher-order LOLA (``"hola"``); 2 = the opponent is a LOLA learner.
+    :param pola_inner_steps: POLA's gradient steps (size η) on the opponent's proximal objective.
+    :param pola_outer_steps: POLA's gradient steps (size δ = lr) on its own proximal objective.
+    :param pola_prox: POLA's proximity weight β (of the KL between old and new policy), both loops.
+    :param policy: parameterisation of every memory-1 policy: ``"tabular"`` (one logit per state, the
+        paper's) or ``"mlp"`` (a one-hidden-layer network on the one-hot state, as POLA's
+        parameterisation experiment; two-action games).
+    :param hidden: hidden units of the ``"mlp"`` policy.
     :param dtype: ``"float64"`` (default: second derivatives with lr 1 are touchy) or ``"float32"``.
     :param device: ``cpu``, ``cuda`` or ``auto``; initial logits are drawn on the CPU (the same runs on
         every device) and moved there.
@@ -86,6 +93,11 @@ class ExactConfig:
     sos_a: float = 0.5
     sos_b: float = 0.1
     hola_order: int = 2
+    pola_inner_steps: int = 2
+    pola_outer_steps: int = 2
+    pola_prox: float = 1.0
+    policy: str = "tabular"
+    hidden: int = 8
     dtype: str = "float64"
     threads: int | None = 1
     device: str = "cpu"
@@ -117,6 +129,16 @@ class ExactConfig:
             raise ValueError(f"SOS needs sos_a >= 0 and sos_b >= 0, got {self.sos_a!r}, {self.sos_b!r}")
         if int(self.hola_order) != self.hola_order or self.hola_order < 1:
             raise ValueError(f"hola_order must be a positive integer, got {self.hola_order!r}")
+        for name in ("pola_inner_steps", "pola_outer_steps", "hidden"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or int(value) != value or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not float(self.pola_prox) >= 0.0:
+            raise ValueError(f"pola_prox must be >= 0, got {self.pola_prox!r}")
+        if self.policy not in POLICY_FORMS:
+            raise ValueError(f"policy must be one of {sorted(POLICY_FORMS)}, got {self.policy!r}")
+        if self.policy != "tabular" and stage.n_actions != (2, 2):
+            raise ValueError(f"the {self.policy!r} policy is for two-action games; {self.game!r} has {stage.n_actions}")
         from lola_zoo.devices import resolve_device
 
         resolve_device(self.device)  # an unknown name or a missing GPU fails here
@@ -145,8 +167,10 @@ class ExactConfig:
     def build_learners(self) -> list[Learner]:
         """The two learners with this config's hyper-parameters."""
         return [
-            make_learner(name, eta=eta, a=self.sos_a, b=self.sos_b, order=self.hola_order)
-            for name, eta in zip(self.learners, self.eta)  # type: ignore[arg-type]
+            make_learner(name, eta=eta, a=self.sos_a, b=self.sos_b, order=self.hola_order, lr=lr,
+                         inner_steps=self.pola_inner_steps, outer_steps=self.pola_outer_steps,
+                         prox_inner=self.pola_prox, prox_outer=self.pola_prox)
+            for name, eta, lr in zip(self.learners, self.eta, self.lr)  # type: ignore[arg-type]
         ]
 
     def label(self) -> str:
@@ -222,13 +246,71 @@ def make_value_fn(game: MatrixGame, gamma: float, fast: bool = True) -> ValueFn:
     return value
 
 
+class MLPPolicyForm:
+    """A memory-1 policy as a one-hidden-layer tanh network on the one-hot state, one network per seed.
+
+    A seed's parameters are one flat row ``(P,)``: ``W1 (S, H)``, ``b1 (H,)``, ``w2 (H,)``, ``b2 ()``;
+    the logit of P(first action | s) is ``w2 · tanh(W1[s] + b1) + b2``.  Same policies as the
+    tabular form can express, other gradient geometry: what POLA's invariance claim is about.
+    """
+
+    def __init__(self, n_states: int, hidden: int) -> None:
+        self.n_states, self.hidden = n_states, hidden
+        self.sizes = [n_states * hidden, hidden, hidden, 1]
+
+    @property
+    def n_params(self) -> int:
+        """Parameters per seed."""
+        return sum(self.sizes)
+
+    def logits_of(self, params: torch.Tensor) -> torch.Tensor:
+        """``(B, P)`` flat parameters -> ``(B, S)`` logits."""
+        w1, b1, w2, b2 = torch.split(params, self.sizes, dim=-1)
+        h = torch.tanh(w1.reshape(-1, self.n_states, self.hidden) + b1.unsqueeze(1))
+        return (h * w2.unsqueeze(1)).sum(-1) + b2
+
+    def initial(self, seeds: int, init_std: float, generator: torch.Generator, dtype: torch.dtype) -> torch.Tensor:
+        """Flat parameters: the first layer N(0, init_std²) (one-hot inputs), the output layer scaled by 1/sqrt(H)."""
+        w1 = init_std * torch.randn(seeds, self.n_states * self.hidden, generator=generator, dtype=dtype)
+        b1 = torch.zeros(seeds, self.hidden, dtype=dtype)
+        w2 = torch.randn(seeds, self.hidden, generator=generator, dtype=dtype) / self.hidden ** 0.5
+        b2 = torch.zeros(seeds, 1, dtype=dtype)
+        return torch.cat([w1, b1, w2, b2], dim=-1)
+
+
+#: ``policy`` names of :class:`ExactConfig` other than ``"tabular"`` -> form class.
+POLICY_FORMS: dict[str, type[MLPPolicyForm] | None] = {"tabular": None, "mlp": MLPPolicyForm}
+
+
+def policy_form(config: ExactConfig, game: MatrixGame) -> MLPPolicyForm | None:
+    """The config's parameterisation (``None``: tabular logits)."""
+    form = POLICY_FORMS[config.policy]
+    return None if form is None else form(game.n_states, config.hidden)
+
+
+def parameterised_value_fn(value_fn: ValueFn, form: MLPPolicyForm | None) -> ValueFn:
+    """``value_fn`` over the form's parameters; the result carries ``logits_of`` for rules that need policies (POLA)."""
+    if form is None:
+        return value_fn
+
+    def value(params: Sequence[torch.Tensor]) -> torch.Tensor:
+        return value_fn([form.logits_of(p) for p in params])
+
+    value.logits_of = form.logits_of  # type: ignore[attr-defined]
+    return value
+
+
 def initial_params(config: ExactConfig, game: MatrixGame | None = None) -> list[torch.Tensor]:
-    """Every run's initial logits, N(0, init_std²), drawn from one generator seeded with ``config.seed``."""
+    """Every run's initial parameters (tabular: logits N(0, init_std²)), from one generator seeded with ``config.seed``."""
     game = game or lola_zoo.game(config.game)
     dtype = _DTYPES[config.dtype]
     gen = torch.Generator().manual_seed(int(config.seed))
+    form = policy_form(config, game)
     params = []
     for n in game.n_actions:
+        if form is not None:
+            params.append(form.initial(config.seeds, config.init_std, gen, dtype))
+            continue
         shape = (config.seeds, game.n_states) if n == 2 else (config.seeds, game.n_states, n)
         params.append(config.init_std * torch.randn(shape, generator=gen, dtype=dtype))
     from lola_zoo.devices import resolve_device
@@ -265,7 +347,8 @@ def run_exact(
     config = config or ExactConfig()
     game = lola_zoo.game(config.game)
     gamma = config.discount
-    value_fn = value_fn or make_value_fn(game, gamma)
+    form = policy_form(config, game)
+    value_fn = parameterised_value_fn(value_fn or make_value_fn(game, gamma), form)
     learners = config.build_learners()
     params = initial_params(config, game)
     rewards = []
@@ -289,7 +372,8 @@ def run_exact(
         raise RuntimeError(
             f"{config.label()} on {config.game}: values became non-finite; lower lr or eta, or use float64"
         )
-    probs = torch.stack([policy_probs_first_action(p) for p in params], dim=1)
+    logits = params if form is None else [form.logits_of(p) for p in params]
+    probs = torch.stack([policy_probs_first_action(p) for p in logits], dim=1)
     return ExactResult(config, stacked, params, probs, game.state_labels(0), seconds)
 
 

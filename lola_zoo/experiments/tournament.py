@@ -260,7 +260,7 @@ class ExactEntrant(Entrant):
 
         shape = (self.runs, self.n_states) if self.n == 2 else (self.runs, self.n_states, self.n)
         self.theta = torch.randn(shape, generator=self.generator, dtype=DTYPE)  # N(0, 1), the reference init
-        self.learner = make_learner(self.rule, eta=self.config.eta)
+        self.learner = make_learner(self.rule, eta=self.config.eta, lr=self.config.lr)
         self.value_fn = make_value_fn(self.game, self.config.gamma)
 
     def logits(self) -> torch.Tensor:
@@ -420,6 +420,8 @@ ENTRANTS: dict[str, tuple[type[Entrant], str]] = {
     "LOLA-Ex": (_subclass(ExactEntrant, "LOLAEx", rule="lola"), "LOLA, exact gradients (first-order shaping term)"),
     "HOLA-Ex": (_subclass(ExactEntrant, "HOLAEx", rule="hola"), "higher-order LOLA: assumes a LOLA opponent"),
     "SOS-Ex": (_subclass(ExactEntrant, "SOSEx", rule="sos"), "stable opponent shaping (Letcher et al. 2019)"),
+    "POLA-Ex": (_subclass(ExactEntrant, "POLAEx", rule="pola"),
+                "proximal LOLA (Zhao et al. 2022), exact values, 2 inner and 2 outer proximal steps"),
     "NL-PG": (_subclass(PGEntrant, "NLPG", mode=None), "naive policy gradient (REINFORCE with baseline)"),
     "LOLA-PG": (_subclass(PGEntrant, "LOLAPG", mode="white-box"), "LOLA with DiCE policy gradients, white-box"),
     "LOLA-OM": (_subclass(PGEntrant, "LOLAOM", mode="black-box"), "LOLA-PG with opponent modelling (black-box)"),
