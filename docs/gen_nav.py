@@ -36,6 +36,11 @@ NAV: list = [
         ("Exact learners", "learners-exact.md"),
         ("LOLA in your own loop", "own-loop.md"),
     ]),
+    ("After LOLA", [
+        ("POLA", "algorithms/pola.md"),
+        ("COLA", "algorithms/cola.md"),
+        ("M-FOS", "algorithms/mfos.md"),
+    ]),
     ("Experiments", [
         ("The training engine", "training.md"),
         ("Reproducing the paper", "reproducing.md"),
