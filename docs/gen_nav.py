@@ -37,6 +37,7 @@ NAV: list = [
         ("LOLA in your own loop", "own-loop.md"),
     ]),
     ("After LOLA", [
+        ("Side by side", "algorithms/index.md"),
         ("POLA", "algorithms/pola.md"),
         ("COLA", "algorithms/cola.md"),
         ("M-FOS", "algorithms/mfos.md"),
