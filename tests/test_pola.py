@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -128,3 +130,25 @@ def test_pola_agents_learn_reciprocity_in_the_ipd_where_naive_learners_defect() 
         assert s["players"][player]["reward_mean"] > -1.3
         assert naive["players"][player]["reward_mean"] < -1.9
     assert s["shares"]["tit_for_tat"] > 0.3 > naive["shares"]["tit_for_tat"]
+
+
+def test_cli_exact_trains_cola_before_running_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from lola_zoo.cli import main
+
+    code = main(["exact", "--learners", "cola", "nl", "--cola-steps", "20", "--seeds", "16", "--steps", "10",
+                 "--out", str(tmp_path), "--no-progress"])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "COLA trained: consistency loss" in out and "player_0 (cola)" in out
+
+
+def test_cola_and_pola_are_tournament_entrants(monkeypatch: pytest.MonkeyPatch) -> None:
+    from lola_zoo.agents.cola import COLAConfig
+    from lola_zoo.experiments.tournament import COLAEntrant, TournamentConfig, play_league
+
+    monkeypatch.setattr(COLAEntrant, "training", COLAConfig(steps=20, batch_size=32))
+    cfg = TournamentConfig(entrants=("COLA-Ex", "POLA-Ex", "AllD"), runs=4, rounds=5)
+    matches = play_league(cfg, cfg.pairs(), seed=0)
+    assert len(matches) == 6
+    for m in matches:
+        assert -3.0 <= m["row_mean"] <= 0.0 and -3.0 <= m["col_mean"] <= 0.0

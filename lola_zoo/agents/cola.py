@@ -481,3 +481,18 @@ def register_cola(update: COLAUpdate, name: str = "cola", override: bool = False
 
     description = f"COLA: learned consistent update functions (η={update.config.eta:g}, {update.game or 'game'})"
     register_learner(name, factory, description, override=override)
+
+
+_TRAINED: dict[tuple[str, float, COLAConfig], COLAUpdate] = {}
+
+
+def trained_cola(game: str = "ipd", gamma: float | None = None, config: COLAConfig | None = None,
+                 progress: bool = False) -> COLAUpdate:
+    """:func:`train_cola`, memoised per (game, gamma, config) in this process (entrants and CLI runs share one)."""
+    config = config or COLAConfig()
+    name, discount, _, _ = _game_and_value_fn(game, gamma)
+    key = (name, discount, config)
+    if key not in _TRAINED:
+        _TRAINED[key] = train_cola(name, discount, config, progress=progress)
+    return _TRAINED[key]
+

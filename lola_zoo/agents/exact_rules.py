@@ -350,6 +350,9 @@ def make_learner(name: str, **hyper_parameters: float) -> Learner:
         known = sorted([*LEARNERS, *_ALIASES])
         close = difflib.get_close_matches(str(name), known, n=3, cutoff=0.5)
         hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+        if str(name).lower() == "cola":  # learned, not a formula: it exists once trained
+            hint = ("; COLA needs trained update functions: lola_zoo.agents.cola.register_cola(train_cola(game)) "
+                    "first, or `lola-zoo exact --learners cola ...`, which trains them")
         raise KeyError(f"unknown learner {name!r}{hint} (known: {', '.join(sorted(LEARNERS))})")
     eta = hyper_parameters.get("eta", 1.0)
     if not float(eta) >= 0.0:  # also rejects NaN

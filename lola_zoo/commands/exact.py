@@ -37,6 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--policy", default="tabular", choices=["tabular", "mlp"],
                         help="policy parameterisation: one logit per state, or a one-hidden-layer network (default: tabular)")
     parser.add_argument("--hidden", type=int, default=8, help="hidden units of the mlp policy (default: 8)")
+    parser.add_argument("--cola-steps", type=int, default=1000,
+                        help="COLA: Adam steps on the consistency loss before the run, when a learner is 'cola' (default: 1000)")
     parser.add_argument("--dtype", default="float64", choices=["float64", "float32"])
     parser.add_argument("--out", default=None, help="output folder (default: runs/exact-<timestamp>)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
@@ -49,6 +51,9 @@ def run(args: argparse.Namespace) -> int:
     from lola_zoo.io import atomic_write_json
     from lola_zoo.paper.core import default_out_dir
 
+    learners = [name.lower() for name in args.learners]
+    if "cola" in learners:
+        _train_cola(args)
     config = ExactConfig(
         game=args.game, learners=tuple(args.learners), lr=tuple(args.lr), eta=tuple(args.eta), gamma=args.gamma,
         seeds=args.seeds, steps=args.steps, init_std=args.init_std, seed=args.seed, sos_a=args.sos_a,
@@ -73,3 +78,19 @@ def run(args: argparse.Namespace) -> int:
         print(f"  mean final P(first action | state), {name}: " + ", ".join(f"{k} {v:.2f}" for k, v in policy.items()))
     print(f"  {result.seconds:.2f} s of updates; wrote {out / 'summary.json'} and {len(plots)} plots")
     return 0
+
+
+def _train_cola(args: argparse.Namespace) -> None:
+    """Train COLA's update functions for this game (a progress bar) and register them as learner ``cola``."""
+    from lola_zoo.agents.cola import COLAConfig, register_cola, trained_cola
+
+    if args.cola_steps < 1:
+        raise ValueError(f"--cola-steps must be a positive integer, got {args.cola_steps}")
+    update = trained_cola(args.game, args.gamma, COLAConfig(steps=args.cola_steps), progress=not args.no_progress)
+    register_cola(update, "cola", override=True)
+    etas = set(args.eta) | set(args.lr)
+    if etas != {update.config.eta}:
+        print(f"note: COLA was trained with eta {update.config.eta:g} and is meant to be played with lr = eta = "
+              f"{update.config.eta:g} (its update is theta += eta h)")
+    print(f"COLA trained: consistency loss {update.history[-1]:.4f} after {len(update.history)} steps")
+

@@ -284,6 +284,33 @@ class ExactEntrant(Entrant):
         self.theta = (self.theta + self.config.lr * step).detach()
 
 
+class COLAEntrant(ExactEntrant):
+    """COLA's learned update functions (trained once per process and game, then shared) on exact values."""
+
+    rule = "cola"
+    #: training settings of the entrant's update functions (None: COLAConfig's defaults)
+    training: ClassVar[Any] = None
+
+    def __init__(self, *args: Any) -> None:
+        Entrant.__init__(self, *args)
+        from lola_zoo.agents.cola import cola_learner, trained_cola
+        from lola_zoo.experiments.exact import make_value_fn
+
+        update = trained_cola(self.config.game, self.config.gamma, self.training)
+        self.theta = torch.randn((self.runs, self.n_states), generator=self.generator, dtype=DTYPE)
+        self.learner = cola_learner(update)
+        self.value_fn = make_value_fn(self.game, self.config.gamma)
+        self.step = update.config.eta  # COLA plays theta += eta h, whatever the tournament's lr
+
+    def learn(self, opponent: OpponentView) -> None:
+        """``theta += eta * h_seat(theta_0, theta_1)``."""
+        params = [self.theta, opponent.logits.to(DTYPE)]
+        if self.seat == 1:
+            params.reverse()
+        d = Derivatives(self.value_fn, params, create_graph=False)
+        self.theta = (self.theta + self.step * self.learner.direction(d, self.seat)).detach()
+
+
 class PGEntrant(Entrant):
     """A policy-gradient learner (NL-PG, LOLA-PG, LOLA-OM) on episodes sampled against the opponent."""
 
@@ -422,6 +449,7 @@ ENTRANTS: dict[str, tuple[type[Entrant], str]] = {
     "SOS-Ex": (_subclass(ExactEntrant, "SOSEx", rule="sos"), "stable opponent shaping (Letcher et al. 2019)"),
     "POLA-Ex": (_subclass(ExactEntrant, "POLAEx", rule="pola"),
                 "proximal LOLA (Zhao et al. 2022), exact values, 2 inner and 2 outer proximal steps"),
+    "COLA-Ex": (COLAEntrant, "COLA (Willi et al. 2022): learned consistent updates, trained at first use (about 30 s)"),
     "NL-PG": (_subclass(PGEntrant, "NLPG", mode=None), "naive policy gradient (REINFORCE with baseline)"),
     "LOLA-PG": (_subclass(PGEntrant, "LOLAPG", mode="white-box"), "LOLA with DiCE policy gradients, white-box"),
     "LOLA-OM": (_subclass(PGEntrant, "LOLAOM", mode="black-box"), "LOLA-PG with opponent modelling (black-box)"),
