@@ -41,6 +41,7 @@ NAV: list = [
         ("POLA", "algorithms/pola.md"),
         ("COLA", "algorithms/cola.md"),
         ("M-FOS", "algorithms/mfos.md"),
+        ("Advantage Alignment", "algorithms/advantage-alignment.md"),
     ]),
     ("Experiments", [
         ("The training engine", "training.md"),

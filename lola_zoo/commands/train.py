@@ -14,7 +14,7 @@ from typing import Any
 from lola_zoo.devices import add_device_argument
 
 NAME = "train"
-HELP = ("Train two seats (nl, lola, lola-om, ppo, a2c, dqn, a fixed strategy or axelrod:<Name>) in any "
+HELP = ("Train two seats (nl, lola, lola-om, aa, ppo, a2c, dqn, a fixed strategy or axelrod:<Name>) in any "
         "registered game on the training engine; seeds batched, --device cpu|cuda.")
 ORDER = 20
 
@@ -27,7 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--game", default="ipd", help="registered game id: ipd, imp, coin-game, ... (default: ipd)")
     parser.add_argument("--agents", nargs=2, default=["lola", "lola"], metavar=("ROW", "COL"),
                         help="the two seats, each one of: nl (NL-PG), lola (LOLA-PG, white-box), lola-om "
-                             "(LOLA with an opponent model, black-box), tft, allc, alld, random, ppo, a2c, dqn, "
+                             "(LOLA with an opponent model, black-box), aa (Advantage Alignment, beta 1), tft, allc, "
+                             "alld, random, ppo, a2c, dqn, "
                              "axelrod:<Strategy> (default: lola lola)")
     parser.add_argument("--preset", default="quick",
                         help="matrix games: quick (64 episodes/batch, 75 updates, 10 seeds) or paper (4000 "

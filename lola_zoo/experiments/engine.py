@@ -60,7 +60,7 @@ __all__ = [
 ]
 
 #: learners that compute a policy gradient on the sampled episodes
-LEARNER_KINDS = ("nl", "lola", "lola-om")
+LEARNER_KINDS = ("nl", "lola", "lola-om", "aa")
 #: fixed memory-1 strategies of 2x2 games: P(action 0 | start, CC, CD, DC, DD)
 FIXED_KINDS: dict[str, list[float]] = {
     "tft": [1.0, 1.0, 0.0, 1.0, 0.0],
@@ -70,7 +70,7 @@ FIXED_KINDS: dict[str, list[float]] = {
 }
 #: Stable-Baselines3 algorithms a seat can hold (they learn one game at a time, in the plain loop)
 SB3_KINDS = ("ppo", "a2c", "dqn")
-_LABELS = {"nl": "NL-PG", "lola": "LOLA-PG", "lola-om": "LOLA-OM", "ppo": "PPO", "a2c": "A2C", "dqn": "DQN"}
+_LABELS = {"nl": "NL-PG", "lola": "LOLA-PG", "lola-om": "LOLA-OM", "aa": "AA-PG", "ppo": "PPO", "a2c": "A2C", "dqn": "DQN"}
 _GAME_GAMMA = {"imp": 0.9}
 _SEED_STRIDE = 1009  # spreads per-seat initialisation seeds apart
 
@@ -398,12 +398,13 @@ def build_learner(
     model_kwargs: Mapping[str, Any] | None = None,
     learner_kwargs: Mapping[str, Any] | None = None,
 ) -> Any:
-    """The learner of one seat: NL-PG, LOLA-PG (white-box) or LOLA-OM (black-box); ``None`` for fixed seats.
+    """The learner of one seat: NL-PG, LOLA-PG (white-box), LOLA-OM (black-box) or AA-PG; ``None`` for fixed seats.
 
     :param opponent_policy: the opponent's policy module (white-box LOLA reads it, never writes it).
     :param opponent_template: LOLA-OM's model architecture (its values are never read); default: a
         copy of ``opponent_policy``'s architecture with fresh parameters.
-    :param learner_kwargs: extra options; those PolicyGradient takes go there, the rest to LOLA.
+    :param learner_kwargs: extra options; those PolicyGradient takes go there, ``aa_beta`` to Advantage
+        Alignment, the rest to LOLA.
     """
     import inspect
 
@@ -415,14 +416,20 @@ def build_learner(
     extra = dict(learner_kwargs or {})
     pg_params = set(inspect.signature(PolicyGradient.__init__).parameters)
     lola_params = set(inspect.signature(LOLA.__init__).parameters) - {"self", "base"}
-    unknown = sorted(k for k in extra if k not in pg_params and k not in lola_params)
+    unknown = sorted(k for k in extra if k not in pg_params and k not in lola_params and k != "aa_beta")
     if unknown:
         raise ValueError(f"unknown learner option(s) {unknown}; PolicyGradient takes "
-                         f"{sorted(pg_params - {'self', 'policy'})}, LOLA takes {sorted(lola_params)}")
+                         f"{sorted(pg_params - {'self', 'policy'})}, LOLA takes {sorted(lola_params)}, "
+                         "Advantage Alignment takes ['aa_beta']")
     pg_extra = {k: extra.pop(k) for k in list(extra) if k in pg_params}
+    aa_beta = extra.pop("aa_beta", 1.0)
     base = PolicyGradient(policy, lr, gamma, optimizer, baseline, **pg_extra)  # type: ignore[arg-type]
     if kind == "nl":
         return base  # LOLA-only options (e.g. step_normalisation) do not apply to a naive learner
+    if kind == "aa":
+        from lola_zoo.agents.advantage_alignment import AdvantageAlignment
+
+        return AdvantageAlignment(base, beta=aa_beta)
     if opponent_policy is None and opponent_template is None:
         raise ValueError("LOLA needs the opponent's policy (white-box) or a model architecture (black-box)")
     if kind == "lola":
