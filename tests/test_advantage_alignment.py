@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -60,3 +62,23 @@ def test_aligned_agents_reciprocate_where_naive_ones_defect() -> None:
     naive, aligned = run(0.0), run(1.0)
     assert max(naive) < -1.9
     assert min(aligned) > -1.7 and sum(aligned) / 2 < -1.0
+
+
+def test_cli_sets_beta_and_refuses_it_without_an_aa_seat(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from lola_zoo.cli import main
+
+    assert main(["train", "--game", "ipd", "--agents", "aa", "nl", "--aa-beta", "2", "--runs", "2", "--updates", "2",
+                 "--episodes-per-batch", "4", "--out", str(tmp_path / "a"), "--no-progress"]) == 0
+    import json
+
+    config = json.loads((tmp_path / "a" / "metrics.json").read_text())["config"]
+    assert config["learner_kwargs"] == {"aa_beta": 2.0}
+    assert main(["train", "--game", "ipd", "--agents", "nl", "nl", "--aa-beta", "2", "--out", str(tmp_path / "b")]) == 2
+    assert "neither seat is 'aa'" in capsys.readouterr().err
+
+
+def test_aa_is_a_tournament_entrant() -> None:
+    from lola_zoo.experiments.tournament import TournamentConfig, play_match
+
+    r = play_match(TournamentConfig(runs=4, rounds=5, pg_episodes=8), "AA-PG", "AllD")
+    assert -3.0 <= r["row_mean"] <= 0.0 and r["row"] == "AA-PG"

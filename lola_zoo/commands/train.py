@@ -45,6 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--optimizer", choices=["sgd", "adam"], help="sgd (paper, matrix games) or adam (coin-game)")
     parser.add_argument("--correction", choices=["taylor", "lookahead"], help="LOLA form (default: taylor)")
     parser.add_argument("--no-baseline", action="store_true", help="drop the DiCE baseline")
+    parser.add_argument("--aa-beta", type=float, help="Advantage Alignment's alignment weight for aa seats (default: 1)")
     parser.add_argument("--runs", type=int, help="independent seeds trained together")
     parser.add_argument("--seed", type=int, help="base seed (default: 0)")
     parser.add_argument("--init-std", type=float, help="std of the initial memory-1 logits (default: 1)")
@@ -71,6 +72,12 @@ def config_from_args(args: argparse.Namespace) -> Any:
     overrides: dict[str, Any] = {k: getattr(args, k) for k in _OVERRIDES if getattr(args, k, None) is not None}
     if args.no_baseline:
         overrides["baseline"] = False
+    if getattr(args, "aa_beta", None) is not None:
+        if "aa" not in [str(a).lower() for a in args.agents]:
+            raise ValueError("--aa-beta applies to Advantage Alignment seats; neither seat is 'aa'")
+        if not args.aa_beta >= 0:
+            raise ValueError(f"--aa-beta must be >= 0, got {args.aa_beta}")
+        overrides["learner_kwargs"] = {"aa_beta": args.aa_beta}
     plain_loop = any(str(a).lower() in SB3_KINDS or str(a).lower().startswith("axelrod:") for a in args.agents)
     if args.episodes is not None:
         if not plain_loop:

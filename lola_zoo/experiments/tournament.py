@@ -314,7 +314,7 @@ class COLAEntrant(ExactEntrant):
 class PGEntrant(Entrant):
     """A policy-gradient learner (NL-PG, LOLA-PG, LOLA-OM) on episodes sampled against the opponent."""
 
-    mode: ClassVar[str | None] = None  # None: naive; "white-box": LOLA-PG; "black-box": LOLA-OM
+    mode: ClassVar[str | None] = None  # None: naive; "white-box": LOLA-PG; "black-box": LOLA-OM; "aa": AA-PG
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
@@ -330,7 +330,7 @@ class PGEntrant(Entrant):
         self.opponent_module = Memory1Policy(self.n_states, m, form, runs=self.runs, init_std=0.0, dtype=PG_DTYPE)
         self.opponent_module.requires_grad_(False)
         # The same learners the training engine builds for its seats.
-        kind = {None: "nl", "white-box": "lola", "black-box": "lola-om"}[self.mode]
+        kind = {None: "nl", "white-box": "lola", "black-box": "lola-om", "aa": "aa"}[self.mode]
         self.learner = build_learner(kind, self.policy_module, self.opponent_module, lr=self.config.pg_lr,
                                      gamma=self.config.gamma, eta=self.config.eta)
         self.env = BatchedIteratedGame(self.game, (self.runs, self.config.pg_episodes), self.config.pg_episode_length,
@@ -453,6 +453,7 @@ ENTRANTS: dict[str, tuple[type[Entrant], str]] = {
     "NL-PG": (_subclass(PGEntrant, "NLPG", mode=None), "naive policy gradient (REINFORCE with baseline)"),
     "LOLA-PG": (_subclass(PGEntrant, "LOLAPG", mode="white-box"), "LOLA with DiCE policy gradients, white-box"),
     "LOLA-OM": (_subclass(PGEntrant, "LOLAOM", mode="black-box"), "LOLA-PG with opponent modelling (black-box)"),
+    "AA-PG": (_subclass(PGEntrant, "AAPG", mode="aa"), "Advantage Alignment (Duque et al. 2024), beta 1, from samples"),
     "NL-Q": (_subclass(TabularEntrant, "NLQ", key="nl-q"), "independent Q-learning, epsilon-greedy"),
     "JAL-Q": (_subclass(TabularEntrant, "JALQ", key="jal-q"), "joint-action learner (Claus & Boutilier 1998)"),
     "PHC": (_subclass(TabularEntrant, "PHC", key="phc"),
