@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+from typing import Iterator
 
 import torch
 
-__all__ = ["DEVICE_CHOICES", "resolve_device", "add_device_argument"]
+__all__ = ["DEVICE_CHOICES", "resolve_device", "add_device_argument", "torch_threads"]
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
 
@@ -35,3 +37,20 @@ def add_device_argument(parser: argparse.ArgumentParser, default: str = "auto") 
     """Add the shared ``--device`` option to a sub-command's parser."""
     parser.add_argument("--device", default=default, metavar="{auto,cpu,cuda}",
                         help=f"where tensors live: auto (CUDA if present), cpu or cuda[:N] (default: {default})")
+
+
+@contextlib.contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """Set torch's CPU thread count for a block, then restore it (``None``: leave it alone).
+
+    Small batched ops lose to thread contention on a shared machine, so runs pin 1 thread.
+    """
+    if n is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -37,12 +37,13 @@ import os
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 from torch import nn
 
 from lola_zoo.agents.exact_rules import Derivatives, Learner, ValueFn, make_learner, register_learner
+from lola_zoo.devices import torch_threads
 
 __all__ = [
     "UpdateFn",
@@ -246,20 +247,6 @@ class COLAUpdate(nn.Module):
         return update
 
 
-@contextlib.contextmanager
-def _torch_threads(n: int | None) -> Iterator[None]:
-    """Temporarily set torch's CPU thread count (small batched ops lose to thread contention)."""
-    if n is None:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(int(n))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def consistency_targets(
     update_fns: Sequence[UpdateFn], value_fn: ValueFn, params: Sequence[torch.Tensor], eta: float,
     create_graph: bool = True,
@@ -418,7 +405,7 @@ def train_cola(
     dtype = _DTYPES[config.dtype]
     from tqdm.auto import tqdm
 
-    with _torch_threads(config.threads), torch.random.fork_rng(devices=[]):
+    with torch_threads(config.threads), torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         update = COLAUpdate(dims, config, name, gamma)
         gen = torch.Generator().manual_seed(config.seed)

@@ -10,16 +10,16 @@ all-cooperate (IPD) or at the mixed Nash equilibrium (IMP), with the thresholds 
 
 from __future__ import annotations
 
-import contextlib
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 
 import lola_zoo
 from lola_zoo.agents.exact_rules import Learner, ValueFn, exact_update, make_learner
+from lola_zoo.devices import torch_threads
 from lola_zoo.envs.exact import exact_value, payoff_matrix
 from lola_zoo.envs.games import MatrixGame
 from lola_zoo.envs.iterated import perspective_tables
@@ -324,19 +324,6 @@ def policy_probs_first_action(params: torch.Tensor) -> torch.Tensor:
     return torch.sigmoid(params) if params.dim() == 2 else torch.softmax(params, dim=-1)
 
 
-@contextlib.contextmanager
-def _torch_threads(n: int | None) -> Iterator[None]:
-    if n is None:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(int(n))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def run_exact(
     config: ExactConfig | None = None,
     progress: bool = False,
@@ -359,7 +346,7 @@ def run_exact(
         leave=False, unit="upd",
     )
     start = time.perf_counter()
-    with _torch_threads(config.threads), bar:
+    with torch_threads(config.threads), bar:
         for _ in range(config.steps):
             params, values = exact_update(value_fn, params, learners, config.lr)  # type: ignore[arg-type]
             rewards.append(values)

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import torch
 
+from lola_zoo.devices import torch_threads
 from lola_zoo.experiments.engine import plot_reward_curves, preset_config, train
-from lola_zoo.experiments.exact import _torch_threads, classify_imp, classify_ipd
+from lola_zoo.experiments.exact import classify_imp, classify_ipd
 from lola_zoo.paper.core import (
     EXTRA_PAPER_NUMBERS,
     PaperNumber,
@@ -63,7 +64,7 @@ def _run(ctx: SectionContext, game: str, kind: str) -> tuple[str, dict, torch.Te
         overrides["updates"] = 30
     config = preset_config(preset, game, (kind, kind), device=ctx.device, **overrides)
     # One torch thread: these small batched ops ran several times slower with two on a busy 2-core box.
-    with _torch_threads(1):
+    with torch_threads(1):
         result = train(config, progress=ctx.progress)
     label = f"{_LABEL[kind]} vs {_LABEL[kind]}"
     probs = torch.stack([p[..., 0] for p in result.final_probs], dim=1).double()  # (runs, 2, S)
