@@ -119,7 +119,7 @@ class ExactConfig:
         object.__setattr__(self, "eta", self._per_player("eta", self.eta, n))
         if self.gamma is not None and not (0.0 < float(self.gamma) < 1.0):
             raise ValueError(f"gamma must lie in (0, 1), got {self.gamma!r}")
-        for name in ("seeds", "steps"):
+        for name in ("seeds", "steps", "pola_inner_steps", "pola_outer_steps", "hidden"):
             value = getattr(self, name)
             if isinstance(value, bool) or int(value) != value or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
@@ -129,10 +129,6 @@ class ExactConfig:
             raise ValueError(f"SOS needs sos_a >= 0 and sos_b >= 0, got {self.sos_a!r}, {self.sos_b!r}")
         if int(self.hola_order) != self.hola_order or self.hola_order < 1:
             raise ValueError(f"hola_order must be a positive integer, got {self.hola_order!r}")
-        for name in ("pola_inner_steps", "pola_outer_steps", "hidden"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or int(value) != value or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if not float(self.pola_prox) >= 0.0:
             raise ValueError(f"pola_prox must be >= 0, got {self.pola_prox!r}")
         if self.policy not in POLICY_FORMS:

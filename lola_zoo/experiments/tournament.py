@@ -260,8 +260,12 @@ class ExactEntrant(Entrant):
 
         shape = (self.runs, self.n_states) if self.n == 2 else (self.runs, self.n_states, self.n)
         self.theta = torch.randn(shape, generator=self.generator, dtype=DTYPE)  # N(0, 1), the reference init
-        self.learner = make_learner(self.rule, eta=self.config.eta, lr=self.config.lr)
+        self.learner, self.step = self._learner()
         self.value_fn = make_value_fn(self.game, self.config.gamma)
+
+    def _learner(self) -> tuple[Any, float]:
+        """The rule and the step size it is played with (the tournament's lr)."""
+        return make_learner(self.rule, eta=self.config.eta, lr=self.config.lr), self.config.lr
 
     def logits(self) -> torch.Tensor:
         """Its own parameters."""
@@ -275,13 +279,12 @@ class ExactEntrant(Entrant):
         return torch.softmax(self.theta, -1)
 
     def learn(self, opponent: OpponentView) -> None:
-        """``theta += lr * direction`` with the opponent's logits in its seat."""
+        """``theta += step * direction`` with the opponent's logits in its seat."""
         params = [self.theta, opponent.logits.to(DTYPE)]
         if self.seat == 1:
             params.reverse()
         d = Derivatives(self.value_fn, params, create_graph=self.learner.second_order)
-        step = self.learner.direction(d, self.seat)
-        self.theta = (self.theta + self.config.lr * step).detach()
+        self.theta = (self.theta + self.step * self.learner.direction(d, self.seat)).detach()
 
 
 class COLAEntrant(ExactEntrant):
@@ -291,24 +294,12 @@ class COLAEntrant(ExactEntrant):
     #: training settings of the entrant's update functions (None: COLAConfig's defaults)
     training: ClassVar[Any] = None
 
-    def __init__(self, *args: Any) -> None:
-        Entrant.__init__(self, *args)
+    def _learner(self) -> tuple[Any, float]:
+        """COLA's learned rule, played with its training's eta (``theta += eta h``), whatever the tournament's lr."""
         from lola_zoo.agents.cola import cola_learner, trained_cola
-        from lola_zoo.experiments.exact import make_value_fn
 
         update = trained_cola(self.config.game, self.config.gamma, self.training)
-        self.theta = torch.randn((self.runs, self.n_states), generator=self.generator, dtype=DTYPE)
-        self.learner = cola_learner(update)
-        self.value_fn = make_value_fn(self.game, self.config.gamma)
-        self.step = update.config.eta  # COLA plays theta += eta h, whatever the tournament's lr
-
-    def learn(self, opponent: OpponentView) -> None:
-        """``theta += eta * h_seat(theta_0, theta_1)``."""
-        params = [self.theta, opponent.logits.to(DTYPE)]
-        if self.seat == 1:
-            params.reverse()
-        d = Derivatives(self.value_fn, params, create_graph=False)
-        self.theta = (self.theta + self.step * self.learner.direction(d, self.seat)).detach()
+        return cola_learner(update), update.config.eta
 
 
 class PGEntrant(Entrant):
