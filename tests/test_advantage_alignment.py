@@ -74,7 +74,7 @@ def test_cli_sets_beta_and_refuses_it_without_an_aa_seat(tmp_path: Path, capsys:
     config = json.loads((tmp_path / "a" / "metrics.json").read_text())["config"]
     assert config["learner_kwargs"] == {"aa_beta": 2.0}
     assert main(["train", "--game", "ipd", "--agents", "nl", "nl", "--aa-beta", "2", "--out", str(tmp_path / "b")]) == 2
-    assert "neither seat is 'aa'" in capsys.readouterr().err
+    assert "--aa-beta applies to aa seats; neither seat is one" in capsys.readouterr().err
 
 
 def test_aa_is_a_tournament_entrant() -> None:

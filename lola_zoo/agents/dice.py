@@ -59,6 +59,7 @@ def dice_objective(
     gamma: float,
     baseline: torch.Tensor | bool | None = True,
     loaded: bool = True,
+    behaviour: Sequence[torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """Per-episode DiCE surrogate ``(*batch,)`` of the discounted return; differentiate it any order.
 
@@ -71,6 +72,12 @@ def dice_objective(
     :param loaded: apply the baseline as ``-sum_t b_t (box(W_t) - box(W_{t-1}))`` (Farquhar et al.
         2019, "Loaded DiCE"), which also reduces the variance of second derivatives; ``False`` uses
         the DiCE paper's ``sum_t (1 - box(log pi(a_t))) b_t``.  Both are unbiased.
+    :param behaviour: the log-probabilities the episodes were *sampled* with (one per stochastic
+        node, like ``log_probs``); ``None``: ``log_probs`` themselves.  Given, the magic box becomes
+        the per-decision importance weight ``exp(W_t - stop_grad(W^b_t))``, so the surrogate is an
+        unbiased estimate of the return (and of its derivatives of any order) at parameters other
+        than the sampling ones — what a proximal inner loop on one batch needs (POLA-DiCE).  At the
+        sampling parameters it equals the plain DiCE surrogate in value and in every derivative.
     """
     if not log_probs:
         raise ValueError("dice_objective needs at least one log-probability tensor")
@@ -83,15 +90,25 @@ def dice_objective(
         )
     discounted = rewards * discounts(rewards.shape[-1], gamma, rewards)
     dependencies = step_log_prob.cumsum(-1)
-    objective = (discounted * magic_box(dependencies)).sum(-1)
+    if behaviour is None:
+        boxes = magic_box(dependencies)
+    else:
+        if len(behaviour) != len(log_probs):
+            raise ValueError(f"behaviour needs one log-probability tensor per stochastic node ({len(log_probs)}), "
+                             f"got {len(behaviour)}")
+        sampled = torch.stack([b.detach() for b in behaviour]).sum(0).cumsum(-1)
+        boxes = torch.exp(dependencies - sampled)
+    objective = (discounted * boxes).sum(-1)
     if baseline is True:
         baseline = leave_one_out_baseline(reward_to_go(discounted)) if rewards.dim() >= 2 else None
     if isinstance(baseline, torch.Tensor):
         if loaded:
-            # -sum_t b_t (box(W_t) - box(W_{t-1})): the baseline acts at every order of derivative.
-            boxes = magic_box(dependencies)
+            # -sum_t b_t (box(W_t) - box(W_{t-1})): the baseline acts at every order of derivative
+            # (and, importance-weighted, is still zero in expectation: E[w_t | past] = w_{t-1}).
             previous = torch.cat([torch.ones_like(boxes[..., :1]), boxes[..., :-1]], dim=-1)
             objective = objective - (baseline.detach() * (boxes - previous)).sum(-1)
         else:
+            if behaviour is not None:
+                raise ValueError("importance-weighted DiCE (behaviour=...) supports the loaded baseline only")
             objective = objective + ((1.0 - magic_box(step_log_prob)) * baseline.detach()).sum(-1)
     return objective

@@ -14,7 +14,7 @@ from typing import Any
 from lola_zoo.devices import add_device_argument
 
 NAME = "train"
-HELP = ("Train two seats (nl, lola, lola-om, aa, ppo, a2c, dqn, a fixed strategy or axelrod:<Name>) in any "
+HELP = ("Train two seats (nl, lola, lola-om, aa, pola, pola-om, loqa, ppo, a2c, dqn, a fixed strategy or axelrod:<Name>) in any "
         "registered game on the training engine; seeds batched, --device cpu|cuda.")
 ORDER = 20
 
@@ -22,12 +22,23 @@ _OVERRIDES = ("updates", "episodes_per_batch", "episode_length", "gamma", "lr", 
               "checkpoint_every", "optimizer", "correction", "policy", "window")
 
 
+#: learner-option flags: the seat kinds they apply to and their smallest valid value
+_LEARNER_FLAGS: dict[str, tuple[tuple[str, ...], float]] = {
+    "aa_beta": (("aa",), 0.0),
+    "pola_inner_steps": (("pola", "pola-om"), 1),
+    "pola_outer_steps": (("pola", "pola-om"), 1),
+    "pola_prox": (("pola", "pola-om"), 0.0),
+    "loqa_scale": (("loqa",), 0.0),
+}
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Game, seats, preset, every engine setting, output and device options."""
     parser.add_argument("--game", default="ipd", help="registered game id: ipd, imp, coin-game, ... (default: ipd)")
     parser.add_argument("--agents", nargs=2, default=["lola", "lola"], metavar=("ROW", "COL"),
                         help="the two seats, each one of: nl (NL-PG), lola (LOLA-PG, white-box), lola-om "
-                             "(LOLA with an opponent model, black-box), aa (Advantage Alignment, beta 1), tft, allc, "
+                             "(LOLA with an opponent model, black-box), aa (Advantage Alignment), pola / pola-om "
+                             "(POLA-DiCE, white-box / opponent model), loqa (LOQA), tft, allc, "
                              "alld, random, ppo, a2c, dqn, "
                              "axelrod:<Strategy> (default: lola lola)")
     parser.add_argument("--preset", default="quick",
@@ -46,6 +57,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--correction", choices=["taylor", "lookahead"], help="LOLA form (default: taylor)")
     parser.add_argument("--no-baseline", action="store_true", help="drop the DiCE baseline")
     parser.add_argument("--aa-beta", type=float, help="Advantage Alignment's alignment weight for aa seats (default: 1)")
+    parser.add_argument("--pola-inner-steps", type=int,
+                        help="POLA: the opponent's anticipated proximal steps (pola/pola-om seats; default: 2)")
+    parser.add_argument("--pola-outer-steps", type=int, help="POLA: the seat's own proximal steps per update (default: 1)")
+    parser.add_argument("--pola-prox", type=float, help="POLA: proximity weight beta of both loops (default: 1)")
+    parser.add_argument("--loqa-scale", type=float,
+                        help="LOQA: inverse temperature 1/tau of the modelled opponent softmax (loqa seats; default: 1)")
     parser.add_argument("--runs", type=int, help="independent seeds trained together")
     parser.add_argument("--seed", type=int, help="base seed (default: 0)")
     parser.add_argument("--init-std", type=float, help="std of the initial memory-1 logits (default: 1)")
@@ -72,12 +89,20 @@ def config_from_args(args: argparse.Namespace) -> Any:
     overrides: dict[str, Any] = {k: getattr(args, k) for k in _OVERRIDES if getattr(args, k, None) is not None}
     if args.no_baseline:
         overrides["baseline"] = False
-    if getattr(args, "aa_beta", None) is not None:
-        if "aa" not in [str(a).lower() for a in args.agents]:
-            raise ValueError("--aa-beta applies to Advantage Alignment seats; neither seat is 'aa'")
-        if not args.aa_beta >= 0:
-            raise ValueError(f"--aa-beta must be >= 0, got {args.aa_beta}")
-        overrides["learner_kwargs"] = {"aa_beta": args.aa_beta}
+    learner_kwargs: dict[str, Any] = {}
+    seats = [str(a).lower() for a in args.agents]
+    for option, (kinds, minimum) in _LEARNER_FLAGS.items():
+        value = getattr(args, option, None)
+        if value is None:
+            continue
+        flag = "--" + option.replace("_", "-")
+        if not any(k in seats for k in kinds):
+            raise ValueError(f"{flag} applies to {' / '.join(kinds)} seats; neither seat is one")
+        if not (value >= minimum and value != float("inf")):  # also rejects NaN
+            raise ValueError(f"{flag} must be a finite number >= {minimum}, got {value}")
+        learner_kwargs[option] = value
+    if learner_kwargs:
+        overrides["learner_kwargs"] = learner_kwargs
     plain_loop = any(str(a).lower() in SB3_KINDS or str(a).lower().startswith("axelrod:") for a in args.agents)
     if args.episodes is not None:
         if not plain_loop:

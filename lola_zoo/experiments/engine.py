@@ -41,6 +41,7 @@ from lola_zoo.io import atomic_torch_save, atomic_write_csv, atomic_write_json
 
 __all__ = [
     "LEARNER_KINDS",
+    "EXTRA_LEARNER_OPTIONS",
     "FIXED_KINDS",
     "SB3_KINDS",
     "POLICY_KINDS",
@@ -60,7 +61,7 @@ __all__ = [
 ]
 
 #: learners that compute a policy gradient on the sampled episodes
-LEARNER_KINDS = ("nl", "lola", "lola-om", "aa")
+LEARNER_KINDS = ("nl", "lola", "lola-om", "aa", "pola", "pola-om", "loqa")
 #: fixed memory-1 strategies of 2x2 games: P(action 0 | start, CC, CD, DC, DD)
 FIXED_KINDS: dict[str, list[float]] = {
     "tft": [1.0, 1.0, 0.0, 1.0, 0.0],
@@ -70,7 +71,17 @@ FIXED_KINDS: dict[str, list[float]] = {
 }
 #: Stable-Baselines3 algorithms a seat can hold (they learn one game at a time, in the plain loop)
 SB3_KINDS = ("ppo", "a2c", "dqn")
-_LABELS = {"nl": "NL-PG", "lola": "LOLA-PG", "lola-om": "LOLA-OM", "aa": "AA-PG", "ppo": "PPO", "a2c": "A2C", "dqn": "DQN"}
+_LABELS = {"nl": "NL-PG", "lola": "LOLA-PG", "lola-om": "LOLA-OM", "aa": "AA-PG", "pola": "POLA-DiCE", "pola-om": "POLA-OM",
+           "loqa": "LOQA-PG", "ppo": "PPO", "a2c": "A2C", "dqn": "DQN"}
+#: learner options (``TrainConfig.learner_kwargs``) of the learners beyond LOLA, by the keyword their class takes
+EXTRA_LEARNER_OPTIONS: dict[str, dict[str, str]] = {
+    "aa": {"aa_beta": "beta"},
+    "pola": {"pola_inner_steps": "inner_steps", "pola_outer_steps": "outer_steps", "pola_prox": "prox",
+             "pola_importance": "importance"},
+    "pola-om": {"pola_inner_steps": "inner_steps", "pola_outer_steps": "outer_steps", "pola_prox": "prox",
+                "pola_importance": "importance"},
+    "loqa": {"loqa_scale": "scale"},
+}
 _GAME_GAMMA = {"imp": 0.9}
 _SEED_STRIDE = 1009  # spreads per-seat initialisation seeds apart
 
@@ -106,7 +117,8 @@ class TrainConfig:
     :param game: registered env id (``ipd``, ``imp``, ``coin-game``, a user's registered dilemma...).
     :param agents: one seat kind per player: ``nl`` (NL-PG), ``lola`` (LOLA-PG, white-box: reads the
         opponent's parameters), ``lola-om`` (LOLA with an opponent model fitted to the opponent's
-        actions, black-box), a fixed strategy ``tft|allc|alld|random``, an SB3 algorithm
+        actions, black-box), ``aa`` (Advantage Alignment), ``pola`` / ``pola-om`` (proximal LOLA,
+        white-box / opponent model), ``loqa`` (LOQA), a fixed strategy ``tft|allc|alld|random``, an SB3 algorithm
         ``ppo|a2c|dqn`` or ``axelrod:<Strategy>``.
     :param policy: ``auto`` (memory-1 table for matrix games, ``gru`` for the Coin Game), ``memory1``,
         or a Coin Game policy ``conv|gru|lstm|linear`` (see :func:`register_policy` for your own).
@@ -398,13 +410,14 @@ def build_learner(
     model_kwargs: Mapping[str, Any] | None = None,
     learner_kwargs: Mapping[str, Any] | None = None,
 ) -> Any:
-    """The learner of one seat: NL-PG, LOLA-PG (white-box), LOLA-OM (black-box) or AA-PG; ``None`` for fixed seats.
+    """The learner of one seat (NL-PG, LOLA-PG, LOLA-OM, AA-PG, POLA-DiCE, POLA-OM, LOQA-PG); ``None`` for fixed seats.
 
     :param opponent_policy: the opponent's policy module (white-box LOLA reads it, never writes it).
     :param opponent_template: LOLA-OM's model architecture (its values are never read); default: a
         copy of ``opponent_policy``'s architecture with fresh parameters.
-    :param learner_kwargs: extra options; those PolicyGradient takes go there, ``aa_beta`` to Advantage
-        Alignment, the rest to LOLA.
+    :param learner_kwargs: extra options; those PolicyGradient takes go there, those in
+        :data:`EXTRA_LEARNER_OPTIONS` to their learner (``aa_beta``, ``pola_inner_steps``,
+        ``pola_outer_steps``, ``pola_prox``, ``loqa_scale``), the rest to LOLA.
     """
     import inspect
 
@@ -416,25 +429,41 @@ def build_learner(
     extra = dict(learner_kwargs or {})
     pg_params = set(inspect.signature(PolicyGradient.__init__).parameters)
     lola_params = set(inspect.signature(LOLA.__init__).parameters) - {"self", "base"}
-    unknown = sorted(k for k in extra if k not in pg_params and k not in lola_params and k != "aa_beta")
+    others = {k for options in EXTRA_LEARNER_OPTIONS.values() for k in options}
+    unknown = sorted(k for k in extra if k not in pg_params and k not in lola_params and k not in others)
     if unknown:
         raise ValueError(f"unknown learner option(s) {unknown}; PolicyGradient takes "
                          f"{sorted(pg_params - {'self', 'policy'})}, LOLA takes {sorted(lola_params)}, "
-                         "Advantage Alignment takes ['aa_beta']")
+                         + ", ".join(f"{seat_label(k)} takes {sorted(v)}" for k, v in EXTRA_LEARNER_OPTIONS.items()
+                                     if k != "pola-om"))
     pg_extra = {k: extra.pop(k) for k in list(extra) if k in pg_params}
-    aa_beta = extra.pop("aa_beta", 1.0)
+    # Options of the other extra learners are dropped: one config may carry options for both seats.
+    mine = {v: extra.pop(k) for k, v in EXTRA_LEARNER_OPTIONS.get(kind, {}).items() if k in extra}
+    for k in others:
+        extra.pop(k, None)
     base = PolicyGradient(policy, lr, gamma, optimizer, baseline, **pg_extra)  # type: ignore[arg-type]
     if kind == "nl":
         return base  # LOLA-only options (e.g. step_normalisation) do not apply to a naive learner
     if kind == "aa":
         from lola_zoo.agents.advantage_alignment import AdvantageAlignment
 
-        return AdvantageAlignment(base, beta=aa_beta)
-    if opponent_policy is None and opponent_template is None:
-        raise ValueError("LOLA needs the opponent's policy (white-box) or a model architecture (black-box)")
+        return AdvantageAlignment(base, **mine)
+    black_box = kind.endswith("-om")
+    template = opponent_template if (black_box and opponent_template is not None) else opponent_policy
+    if template is None:
+        raise ValueError(f"{seat_label(kind)} needs the opponent's policy (white-box) or a model architecture (black-box)")
+    mode = "black-box" if black_box else "white-box"
+    if kind in ("pola", "pola-om"):
+        from lola_zoo.agents.pola_dice import POLADiCE
+
+        return POLADiCE(base, template, mode, eta, model_kwargs=dict(model_kwargs or {}) if black_box else None,
+                        **mine)
+    if kind == "loqa":
+        from lola_zoo.agents.loqa import LOQA
+
+        return LOQA(base, template, **mine)
     if kind == "lola":
-        return LOLA(base, opponent_policy, "white-box", eta, correction, **extra)  # type: ignore[arg-type]
-    template = opponent_template if opponent_template is not None else opponent_policy
+        return LOLA(base, template, "white-box", eta, correction, **extra)  # type: ignore[arg-type]
     return LOLA(base, template, "black-box", eta, correction, dict(model_kwargs or {}), **extra)  # type: ignore[arg-type]
 
 
@@ -582,7 +611,7 @@ class _BatchedBackend(_Backend):
         kind = c.agents[seat]
         template = None
         model_kwargs: dict[str, Any] = {}
-        if kind == "lola-om":
+        if kind in ("lola-om", "pola-om"):
             if c.family == "matrix":
                 model_kwargs = {"pseudo_count": c.om_pseudo_count}
             else:
