@@ -351,3 +351,32 @@ def test_own_loop_example_lola_cooperates_more_than_nl():
     lola, nl = results["LOLA-PG vs LOLA-PG"], results["NL-PG vs NL-PG"]
     assert nl["mean"] < -1.8
     assert lola["mean"] > nl["mean"] + 0.4
+
+
+@pytest.mark.parametrize("kind, label", [("aa", "AA-PG"), ("pola", "POLA-DiCE"), ("pola-om", "POLA-OM"),
+                                         ("loqa", "LOQA-PG")])
+def test_the_newer_shapers_learn_in_a_users_own_loop(kind: str, label: str) -> None:
+    """AA, POLA and LOQA are drop-in agents too: against TFT in the plain loop their table moves every update."""
+    env = lola_zoo.make("ipd", max_steps=20)
+    options = {"aa": {"aa_beta": 2.0}, "pola": {"pola_inner_steps": 1}, "loqa": {"loqa_scale": 2.0}}.get(kind)
+    agent = make_pg_agent(kind, env, "player_0", episodes_per_update=4, seed=0, learner_kwargs=options)
+    opponent = make_pg_agent("nl", env, "player_1", episodes_per_update=4, seed=1)
+    agent.set_opponent(opponent)
+    assert agent.name == label
+    before = agent.learner.policy.logits.detach().clone()
+    for episode in range(8):
+        play_episode(env, {"player_0": agent, "player_1": opponent}, seed=episode)
+    agent.reset()  # applies the pending second step
+    assert (agent.learner.policy.logits - before).abs().max() > 1e-3
+    if kind in ("pola", "loqa"):  # white-box: it reads the opponent's own policy module after set_opponent
+        assert agent.learner.opponent.policy is opponent.learner.policy
+
+
+def test_newer_shaper_options_are_refused_where_they_do_not_apply() -> None:
+    env = lola_zoo.make("ipd")
+    with pytest.raises(ValueError, match=r"learner_kwargs \['aa_beta'\] apply to the aa"):
+        make_pg_agent("lola", env, "player_0", learner_kwargs={"aa_beta": 1.0})
+    with pytest.raises(ValueError, match="white-box 'loqa' reads the opponent's policy"):
+        make_pg_agent("loqa", env, "player_0", opponent=TitForTat())
+    with pytest.raises(ValueError, match="unknown learner option"):
+        make_pg_agent("pola", env, "player_0", learner_kwargs={"pola_steps": 2})

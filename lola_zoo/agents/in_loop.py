@@ -71,8 +71,10 @@ __all__ = [
     "make_pg_agent",
 ]
 
-#: the learners :func:`make_pg_agent` builds: NL-PG, white-box LOLA-PG, black-box LOLA-OM
-PG_KINDS: tuple[str, ...] = ("nl", "lola", "lola-om")
+#: the learners :func:`make_pg_agent` builds: NL-PG, LOLA-PG / LOLA-OM, Advantage Alignment, POLA-DiCE / POLA-OM, LOQA
+PG_KINDS: tuple[str, ...] = ("nl", "lola", "lola-om", "aa", "pola", "pola-om", "loqa")
+#: the kinds that read the opponent's torch policy (white-box)
+_WHITE_BOX = ("lola", "pola", "loqa")
 
 _UNSET = object()  # "no recurrent state yet": the next act() starts an episode
 _MEMO_SIZE = 65_536  # cached distributions of a feed-forward policy on Box observations, at most
@@ -101,7 +103,7 @@ def learner_label(learner: Any) -> str:
         return label + (" (lookahead)" if learner.correction == "lookahead" else "")
     if isinstance(learner, PolicyGradient):
         return "NL-PG"
-    return str(getattr(learner, "name", type(learner).__name__))
+    return str(getattr(learner, "name", None) or getattr(learner, "label", None) or type(learner).__name__)
 
 
 # --------------------------------------------------------------------------- policies
@@ -446,12 +448,12 @@ class PolicyGradientAgent(Agent):
     def set_opponent(self, opponent: Any) -> None:
         """Give the agent its opponent's handle; white-box LOLA then reads the opponent's policy from it."""
         self.opponent = opponent
-        if isinstance(self.learner, LOLA) and self.learner.opponent.mode == "white-box":
+        if isinstance(getattr(self.learner, "opponent", None), WhiteBoxOpponent):
             policy = torch_policy_of(opponent)
             if policy is None:
                 raise ValueError(
-                    f"white-box LOLA reads the opponent's policy parameters, but {type(opponent).__name__} has no "
-                    "torch policy; use black-box LOLA-OM (kind='lola-om'), which fits a model to its actions"
+                    f"white-box {learner_label(self.learner)} reads the opponent's policy, but {type(opponent).__name__} "
+                    "has no torch policy; use a black-box kind (lola-om, pola-om), which fits a model to its actions"
                 )
             self.learner.opponent = WhiteBoxOpponent(policy)
             self._awaiting_opponent = False
@@ -728,10 +730,11 @@ def make_pg_agent(
     om_fit_steps: int = 100,
     om_lr: float = 0.1,
     name: str | None = None,
+    learner_kwargs: dict[str, Any] | None = None,
 ) -> PolicyGradientAgent:
-    """An in-loop NL-PG (``"nl"``), white-box LOLA-PG (``"lola"``) or black-box LOLA-OM (``"lola-om"``) agent.
+    """An in-loop policy-gradient agent: NL-PG, LOLA-PG / LOLA-OM, AA-PG, POLA-DiCE / POLA-OM or LOQA-PG.
 
-    :param kind: ``nl``, ``lola`` or ``lola-om``.
+    :param kind: ``nl``, ``lola``, ``lola-om`` (black-box), ``aa``, ``pola``, ``pola-om`` (black-box) or ``loqa``.
     :param env: the PettingZoo ParallelEnv (or a registered id); only its spaces are read.
     :param agent_id: the seat this agent plays (``"player_0"``...).
     :param opponent: the opponent agent (or its policy module).  White-box ``lola`` reads its torch
@@ -758,6 +761,8 @@ def make_pg_agent(
     :param om_fit_steps: Adam steps per update of the gradient fit.
     :param om_lr: Adam learning rate of the gradient fit.
     :param name: shown in tables; defaults to what runs (``LOLA-PG``...).
+    :param learner_kwargs: options of the newer learners, as the training engine takes them
+        (``aa_beta``, ``pola_inner_steps``, ``pola_outer_steps``, ``pola_prox``, ``loqa_scale``).
     """
     import gymnasium
 
@@ -802,26 +807,39 @@ def make_pg_agent(
         except (ValueError, TypeError):  # the opponent's spaces differ from this seat's: their default
             return default_policy(opp_obs_space, opp_act_space, "auto", init_std=0.0).to(device)
 
+    if learner_kwargs and key in ("nl", "lola", "lola-om"):
+        raise ValueError(f"learner_kwargs {sorted(learner_kwargs)} apply to the aa, pola, pola-om and loqa kinds, "
+                         f"not {key!r}")
     awaiting = False
-    if key == "nl":
-        learner: Any = base
-    elif key == "lola":
+    opp_policy: nn.Module | None = None
+    if key in _WHITE_BOX:
         opp_policy = torch_policy_of(opponent)
         if opponent is not None and opp_policy is None:
             raise ValueError(
-                f"white-box LOLA ('lola') reads the opponent's policy parameters, but {type(opponent).__name__} has "
-                "no torch policy; use kind='lola-om' (black-box: it fits a model to the opponent's actions)"
+                f"white-box {key!r} reads the opponent's policy, but {type(opponent).__name__} has "
+                "no torch policy; use a black-box kind (lola-om, pola-om): it fits a model to the opponent's actions"
             )
         if opp_policy is None:
             opp_policy, awaiting = opponent_template(), True  # a stand-in until set_opponent()
         else:
             _check_policy_output(opp_policy, opp_obs_space, opp_act_space, "the opponent's policy")
-        learner = LOLA(base, opp_policy, "white-box", eta, correction)  # type: ignore[arg-type]
-    else:
+    template, model_kwargs = None, None
+    if key.endswith("-om"):
         template = opponent_model if opponent_model is not None else opponent_template()
         _check_policy_interface(template, "opponent_model")
         model_kwargs = {"method": om_method, "pseudo_count": om_pseudo_count, "fit_steps": om_fit_steps, "lr": om_lr}
+    if key == "nl":
+        learner: Any = base
+    elif key == "lola":
+        learner = LOLA(base, opp_policy, "white-box", eta, correction)  # type: ignore[arg-type]
+    elif key == "lola-om":
         learner = LOLA(base, template, "black-box", eta, correction, model_kwargs)  # type: ignore[arg-type]
+    else:
+        from lola_zoo.experiments.engine import build_learner
+
+        learner = build_learner(key, policy, opp_policy, lr=lr, gamma=gamma, optimizer=optimizer, baseline=baseline,
+                                eta=eta, opponent_template=template, model_kwargs=model_kwargs,
+                                learner_kwargs=learner_kwargs)
     agent = PolicyGradientAgent(learner, opponent_id, episodes_per_update, name, device,
                                 observation_space=obs_space, action_space=act_space)
     agent.seat = 0 if agents.index(agent_id) < agents.index(opponent_id) else 1  # seat order of the batches

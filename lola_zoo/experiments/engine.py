@@ -795,6 +795,8 @@ class _LoopBackend(_Backend):
                 correction=c.correction, episodes_per_update=c.episodes_per_batch, seed=seed + seat,
                 device=self.device, policy_kind=c.policy, policy_kwargs=c.policy_kwargs,
                 init_std=c.init_std, om_pseudo_count=c.om_pseudo_count,
+                learner_kwargs={k: v for k, v in c.learner_kwargs.items()
+                                if k in EXTRA_LEARNER_OPTIONS.get(kind, {})} or None,
             )
         # Two PG seats: the first was built before the second existed; give it the handle now.
         for seat in range(2):
