@@ -26,7 +26,7 @@ import math
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, ClassVar, Literal, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Sequence
 
 import numpy as np
 import torch
@@ -38,6 +38,9 @@ from lola_zoo.agents.tabular import TABULAR_LEARNERS
 from lola_zoo.envs.games import MatrixGame
 from lola_zoo.experiments.report import t_quantile_975
 
+if TYPE_CHECKING:  # imported where used: the tournament module loads without the M-FOS stack
+    from lola_zoo.agents.mfos import MFOSAgent, MFOSConfig
+
 __all__ = [
     "TournamentConfig",
     "Entrant",
@@ -46,6 +49,8 @@ __all__ = [
     "DEFAULT_ENTRANTS",
     "FIXED_ENTRANTS",
     "register_entrant",
+    "mfos_training_config",
+    "trained_mfos",
     "play_match",
     "play_league",
     "league_cell",
@@ -302,6 +307,101 @@ class COLAEntrant(ExactEntrant):
         return cola_learner(update), update.config.eta
 
 
+def mfos_training_config(**overrides: Any) -> MFOSConfig:
+    """The M-FOS entrant's default training: a CPU-sized run against a naive learner (about 30 s on 2 cores)."""
+    from lola_zoo.agents.mfos import MFOSConfig
+
+    # Measured on the 2-core development machine (one thread): 25-31 s, and seeds 0, 1, 2 all learn
+    # to exploit NL (-0.56 to -0.68 per step); 64 x 100 with hidden 32 was faster but failed for seeds 1 and 2.
+    settings: dict[str, Any] = {"horizon": 50, "batch": 128, "iterations": 100, "hidden": 64, "opponent": "nl", "seed": 0}
+    return MFOSConfig(**{**settings, **overrides})
+
+
+def _seated_game(game: MatrixGame, seat: int) -> MatrixGame:
+    """``game`` with ``seat`` moved to seat 0, where MetaGame puts its meta-agent (``game`` itself when that changes nothing)."""
+    if seat == 0:
+        return game
+    p = game.payoffs
+    # New seat 0 is old seat 1: its payoff for (own a, other b) is p[1][b, a], i.e. p[1].T.
+    swapped = np.stack([p[1].T, p[0].T])
+    if np.array_equal(swapped, p):  # symmetric games: seat 1's meta-agent is seat 0's, trained once
+        return game
+    return MatrixGame(f"{game.name} (seats swapped)", swapped, tuple(reversed(game.action_names)), game.description)
+
+
+#: trained meta-agents of this process by (game id, gamma, seats swapped, config), as cola.trained_cola keeps its rules
+_MFOS_TRAINED: dict[tuple[str, float, bool, MFOSConfig], MFOSAgent] = {}
+
+
+def trained_mfos(game: str, gamma: float, seat: int = 0, config: MFOSConfig | None = None) -> MFOSAgent:
+    """An M-FOS meta-agent for ``seat`` of ``game``, trained once per process per (game, gamma, seat role, config).
+
+    ``config`` defaults to :func:`mfos_training_config`; its ``gamma`` is replaced by ``gamma`` so the
+    meta-agent learns on the values it is scored by.  In a symmetric game both seats share one agent.
+    """
+    from lola_zoo.agents.mfos import train_mfos
+    from lola_zoo.devices import torch_threads
+
+    matrix = lola_zoo.game(game)
+    if matrix.n_players != 2 or tuple(matrix.n_actions) != (2, 2):
+        raise ValueError(f"the M-FOS entrant needs a two-player 2x2 game; {game!r} has actions {matrix.n_actions}")
+    config = replace(config or mfos_training_config(), gamma=float(gamma))
+    seated = _seated_game(matrix, seat)
+    key = (game, float(gamma), seated is not matrix, config)
+    if key not in _MFOS_TRAINED:
+        # One thread: the agent must not depend on the caller's thread count (a league cell pins 1, a
+        # direct play_match does not), so every process trains the same weights from the same seed.
+        with torch_threads(1):
+            agent, _ = train_mfos(seated, config)
+        agent.eval()
+        agent.requires_grad_(False)
+        _MFOS_TRAINED[key] = agent
+    return _MFOS_TRAINED[key]
+
+
+class MFOSEntrant(Entrant):
+    """M-FOS (Lu et al. 2022): a meta-agent, trained against a naive learner, picks its memory-1 policy each round.
+
+    Each round it plays the mean of its meta-agent's Gaussian over logits (deterministic) for the
+    observation MetaGame builds: its own previous policy, the opponent's policy and the fraction of the
+    match played.  Like every learner here it moves simultaneously, so the opponent's policy it sees is
+    the snapshot of the round just played (MetaGame shows the opponent after its update).  In round 0 it
+    has seen nothing: it answers a uniform opponent, as its own "previous" policy is uniform.
+    """
+
+    #: training settings of the meta-agent (None: :func:`mfos_training_config`); gamma is the tournament's
+    training: ClassVar[MFOSConfig | None] = None
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.agent = trained_mfos(self.config.game, self.config.gamma, self.seat, self.training)
+        self.round = 0
+        uniform = torch.full((self.runs, self.n_states), 0.5, dtype=DTYPE)
+        self.theta = self._meta_logits(uniform, uniform)
+
+    def _meta_logits(self, own: torch.Tensor, other: torch.Tensor) -> torch.Tensor:
+        """The meta-agent's mean logits ``(B, S)`` for P(action 0) of self and opponent and the match fraction."""
+        frac = torch.full((self.runs, 1), self.round / self.config.rounds, dtype=DTYPE)
+        obs = torch.cat([own, other, frac], dim=1).float()  # the network is float32, as in training
+        with torch.no_grad():
+            return self.agent.distribution(obs).mean.to(DTYPE)
+
+    def logits(self) -> torch.Tensor:
+        """The meta-agent's output itself, as exact opponents saw it in training (no clipping)."""
+        return self.theta
+
+    def policy(self) -> torch.Tensor:
+        """Sigmoid of the logits, in its own perspective (states start, CC, CD, DC, DD, own action first)."""
+        p = torch.sigmoid(self.theta)
+        return torch.stack([p, 1 - p], -1)
+
+    def learn(self, opponent: OpponentView) -> None:
+        """Advance one round: the next policy from this round's own policy and the opponent's snapshot."""
+        self.round += 1
+        # Both views are in their owner's perspective, as MetaGame's observation is, in either seat.
+        self.theta = self._meta_logits(torch.sigmoid(self.theta), opponent.probs[..., 0].to(DTYPE))
+
+
 class PGEntrant(Entrant):
     """A policy-gradient learner (NL-PG, LOLA-PG, LOLA-OM) on episodes sampled against the opponent."""
 
@@ -441,6 +541,8 @@ ENTRANTS: dict[str, tuple[type[Entrant], str]] = {
     "POLA-Ex": (_subclass(ExactEntrant, "POLAEx", rule="pola"),
                 "proximal LOLA (Zhao et al. 2022), exact values, 2 inner and 2 outer proximal steps"),
     "COLA-Ex": (COLAEntrant, "COLA (Willi et al. 2022): learned consistent updates, trained at first use (about 30 s)"),
+    "M-FOS": (MFOSEntrant, "model-free opponent shaping (Lu et al. 2022): PPO meta-agent trained against NL at first "
+                           "use (about 30 s), 2x2 games"),
     "NL-PG": (_subclass(PGEntrant, "NLPG", mode=None), "naive policy gradient (REINFORCE with baseline)"),
     "LOLA-PG": (_subclass(PGEntrant, "LOLAPG", mode="white-box"), "LOLA with DiCE policy gradients, white-box"),
     "LOLA-OM": (_subclass(PGEntrant, "LOLAOM", mode="black-box"), "LOLA-PG with opponent modelling (black-box)"),
