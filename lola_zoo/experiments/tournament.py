@@ -26,7 +26,7 @@ import math
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Sequence, cast
 
 import numpy as np
 import torch
@@ -405,7 +405,8 @@ class MFOSEntrant(Entrant):
 class PGEntrant(Entrant):
     """A policy-gradient learner (NL-PG, LOLA-PG, LOLA-OM) on episodes sampled against the opponent."""
 
-    mode: ClassVar[str | None] = None  # None: naive; "white-box": LOLA-PG; "black-box": LOLA-OM; "aa": AA-PG
+    #: None: naive; "white-box": LOLA-PG; "black-box": LOLA-OM; or the engine's kind "aa", "pola", "pola-om", "loqa"
+    mode: ClassVar[str | None] = None
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
@@ -421,7 +422,7 @@ class PGEntrant(Entrant):
         self.opponent_module = Memory1Policy(self.n_states, m, form, runs=self.runs, init_std=0.0, dtype=PG_DTYPE)
         self.opponent_module.requires_grad_(False)
         # The same learners the training engine builds for its seats.
-        kind = {None: "nl", "white-box": "lola", "black-box": "lola-om", "aa": "aa"}[self.mode]
+        kind = cast(str, {None: "nl", "white-box": "lola", "black-box": "lola-om"}.get(self.mode, self.mode))
         self.learner = build_learner(kind, self.policy_module, self.opponent_module, lr=self.config.pg_lr,
                                      gamma=self.config.gamma, eta=self.config.eta)
         self.env = BatchedIteratedGame(self.game, (self.runs, self.config.pg_episodes), self.config.pg_episode_length,
@@ -547,6 +548,10 @@ ENTRANTS: dict[str, tuple[type[Entrant], str]] = {
     "LOLA-PG": (_subclass(PGEntrant, "LOLAPG", mode="white-box"), "LOLA with DiCE policy gradients, white-box"),
     "LOLA-OM": (_subclass(PGEntrant, "LOLAOM", mode="black-box"), "LOLA-PG with opponent modelling (black-box)"),
     "AA-PG": (_subclass(PGEntrant, "AAPG", mode="aa"), "Advantage Alignment (Duque et al. 2024), beta 1, from samples"),
+    "POLA-DiCE": (_subclass(PGEntrant, "POLADiCEEntrant", mode="pola"),
+                  "proximal LOLA (Zhao et al. 2022) from samples, 2 inner steps, beta 1"),
+    "POLA-OM": (_subclass(PGEntrant, "POLAOMEntrant", mode="pola-om"), "POLA-DiCE with an opponent model (black-box)"),
+    "LOQA-PG": (_subclass(PGEntrant, "LOQAPG", mode="loqa"), "LOQA (Aghajohari et al. 2024) from samples, scale 1"),
     "NL-Q": (_subclass(TabularEntrant, "NLQ", key="nl-q"), "independent Q-learning, epsilon-greedy"),
     "JAL-Q": (_subclass(TabularEntrant, "JALQ", key="jal-q"), "joint-action learner (Claus & Boutilier 1998)"),
     "PHC": (_subclass(TabularEntrant, "PHC", key="phc"),
