@@ -42,6 +42,7 @@ NAV: list = [
         ("COLA", "algorithms/cola.md"),
         ("M-FOS", "algorithms/mfos.md"),
         ("Advantage Alignment", "algorithms/advantage-alignment.md"),
+        ("LOQA", "algorithms/loqa.md"),
     ]),
     ("Experiments", [
         ("The training engine", "training.md"),

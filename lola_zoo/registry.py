@@ -20,7 +20,7 @@ from typing import Any, Callable, Literal, Mapping
 import numpy as np
 from numpy.typing import ArrayLike
 
-from lola_zoo.envs.games import CANONICAL_GAMES, MatrixGame, symmetric_game
+from lola_zoo.envs.games import CANONICAL_GAMES, N_PLAYER_FAMILIES, MatrixGame, symmetric_game
 
 __all__ = ["EnvSpec", "register", "make", "registered", "spec", "load_plugins", "ENTRY_POINT_GROUP"]
 
@@ -57,6 +57,31 @@ class EnvSpec:
 
 _REGISTRY: dict[str, EnvSpec] = {}
 _plugins_loaded = False
+#: ids of the built-in N-player families (``public-goods-3``...) -> (family prefix, N)
+_FAMILY_IDS: dict[str, tuple[str, int]] = {}
+
+
+def _family_spec(id: str) -> EnvSpec | None:
+    """Register ``<family>-<N>`` (e.g. ``public-goods-5``) on first use; ``None`` if ``id`` names no family member."""
+    prefix, _, count = str(id).rpartition("-")
+    if prefix not in N_PLAYER_FAMILIES or not count.isdigit():
+        return None
+    n = int(count)
+    new = register(id, payoffs=N_PLAYER_FAMILIES[prefix](n))  # N < 2 or too many players: a clear ValueError
+    _FAMILY_IDS[id] = (prefix, n)
+    return new
+
+
+def _family_game(id: str, kwargs: dict[str, Any]) -> MatrixGame | None:
+    """The family member's stage game rebuilt with its own keyword arguments (``factor=``...), popped from ``kwargs``."""
+    if id not in _FAMILY_IDS:
+        return None
+    prefix, n = _FAMILY_IDS[id]
+    import inspect
+
+    builder = N_PLAYER_FAMILIES[prefix]
+    own = {k: kwargs.pop(k) for k in list(kwargs) if k in inspect.signature(builder).parameters and k != "n_players"}
+    return builder(n, **own) if own else None
 
 
 def _game_from_payoffs(id: str, payoffs: ArrayLike | MatrixGame, action_names: Any, description: str) -> MatrixGame:
@@ -152,6 +177,9 @@ def spec(id: str) -> EnvSpec:
     try:
         return _REGISTRY[id]
     except KeyError:
+        family = _family_spec(id)
+        if family is not None:
+            return family
         close = difflib.get_close_matches(str(id), list(_REGISTRY), n=3, cutoff=0.4)
         hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
         raise KeyError(
@@ -164,6 +192,10 @@ def make(id: str, *, api: Literal["parallel", "aec"] = "parallel", **kwargs: Any
     if api not in ("parallel", "aec"):
         raise ValueError(f"api must be 'parallel' or 'aec', got {api!r}")
     s = spec(id)
+    kwargs = dict(kwargs)
+    rebuilt = _family_game(id, kwargs)  # e.g. make("public-goods-3", factor=2.5)
+    if rebuilt is not None:
+        kwargs["game"] = rebuilt
     env = s.resolve()(**{**s.kwargs, **kwargs})
     if api == "aec":
         from pettingzoo.utils.conversions import parallel_to_aec
@@ -178,9 +210,15 @@ def registered() -> dict[str, str]:
     return {k: _REGISTRY[k].description for k in sorted(_REGISTRY)}
 
 
-def game(id: str) -> MatrixGame:
-    """The stage :class:`MatrixGame` of a registered iterated matrix game."""
+def game(id: str, **kwargs: Any) -> MatrixGame:
+    """The stage :class:`MatrixGame` of a registered iterated matrix game (a family's with its ``kwargs``: ``factor=``...)."""
     s = spec(id)
+    kwargs = dict(kwargs)
+    rebuilt = _family_game(id, kwargs)
+    if kwargs:
+        raise TypeError(f"game({id!r}) takes no keyword arguments {sorted(kwargs)}")
+    if rebuilt is not None:
+        return rebuilt
     if s.game is None:
         raise ValueError(f"{id!r} is not an iterated matrix game; it has no payoff table")
     return s.game
@@ -189,3 +227,5 @@ def game(id: str) -> MatrixGame:
 for _id, _game in CANONICAL_GAMES.items():
     register(_id, payoffs=_game, description=_game.description)
 register("coin-game", entry_point="lola_zoo.envs.coin_game:CoinGame", description="Coin Game (LOLA paper)")
+for _id in ("public-goods-3", "public-goods-4", "ipd-3", "ipd-4"):  # listed; other sizes register on first use
+    _family_spec(_id)

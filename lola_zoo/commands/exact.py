@@ -1,4 +1,4 @@
-"""``lola-zoo exact``: one exact-gradient experiment (game, two learners, rates, γ, seeds, steps)."""
+"""``lola-zoo exact``: one exact-gradient experiment (game, one learner per player, rates, γ, seeds, steps)."""
 
 from __future__ import annotations
 
@@ -16,10 +16,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Every field of ExactConfig as an option; defaults are the paper's IPD setting."""
     from lola_zoo.agents.exact_rules import learner_names
 
-    parser.add_argument("--game", default="ipd", help="registered two-player matrix game id (default: ipd)")
+    parser.add_argument("--game", default="ipd",
+                        help="registered matrix game id, any number of players: ipd, imp, public-goods-3, ipd-4, ... "
+                             "(default: ipd)")
     parser.add_argument(
         "--learners", nargs="+", default=["lola", "lola"], metavar="NAME",
-        help=f"one learner per player, or one for both; known: {', '.join(learner_names())} (default: lola lola)",
+        help=f"one learner per player, or one for all; known: {', '.join(learner_names())} (default: lola lola)",
     )
     parser.add_argument("--lr", type=float, nargs="+", default=[1.0], help="learning rate δ, one or one per player (default: 1)")
     parser.add_argument("--eta", type=float, nargs="+", default=[1.0], help="correction rate η, one or one per player (default: 1)")

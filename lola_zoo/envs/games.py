@@ -13,7 +13,8 @@ from typing import Sequence
 import numpy as np
 from numpy.typing import ArrayLike
 
-__all__ = ["MatrixGame", "CANONICAL_GAMES", "symmetric_game"]
+__all__ = ["MatrixGame", "CANONICAL_GAMES", "symmetric_game", "public_goods_game", "n_player_prisoners_dilemma",
+           "N_PLAYER_FAMILIES"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -174,4 +175,58 @@ CANONICAL_GAMES: dict[str, MatrixGame] = {
         (("rock", "paper", "scissors"),) * 2,
         "Iterated rock-paper-scissors: 3 actions, +1 win, -1 loss, 0 tie (zero-sum).",
     ),
+}
+
+
+def _n_players(n_players: object, family: str) -> int:
+    if isinstance(n_players, bool) or not isinstance(n_players, (int, np.integer)) or n_players < 2:
+        raise ValueError(f"{family} needs an integer number of players >= 2, got {n_players!r}")
+    if n_players > 10:  # the payoff table and the memory-1 state space grow as 2^N
+        raise ValueError(f"{family} with {n_players} players has 2^{n_players} joint actions; at most 10 players here")
+    return int(n_players)
+
+
+def public_goods_game(n_players: int = 3, factor: float | None = None, cost: float = 1.0) -> MatrixGame:
+    """The N-player public-goods game: contributors pay ``cost``, the pot times ``factor`` is shared by all.
+
+    Player i earns ``factor · cost · (number of contributors) / N − cost · [i contributes]``.  It is a
+    social dilemma for ``1 < factor < N``: contributing costs each player ``cost (1 − factor / N) > 0``,
+    yet everyone contributing pays ``cost (factor − 1) > 0`` against 0 when nobody does.  Default
+    factor: ``(1 + N) / 2``, the middle of that range.  Action 0 is ``contribute``, 1 ``free-ride``.
+    """
+    n = _n_players(n_players, "public goods")
+    r = (1.0 + n) / 2.0 if factor is None else factor
+    if isinstance(r, bool) or not isinstance(r, (int, float, np.floating)) or not np.isfinite(r) or r <= 0:
+        raise ValueError(f"public goods: factor must be a finite number > 0, got {factor!r}")
+    if isinstance(cost, bool) or not np.isfinite(cost) or cost <= 0:
+        raise ValueError(f"public goods: cost must be a finite number > 0, got {cost!r}")
+    contributes = np.indices((2,) * n) == 0  # (N, 2, ..., 2): player i contributes in joint action a
+    pot = float(r) * float(cost) * contributes.sum(0) / n
+    payoffs = np.stack([pot - float(cost) * contributes[i] for i in range(n)]).astype(np.float64)
+    return MatrixGame(f"{n}-player public goods", payoffs, (("contribute", "free-ride"),) * n,
+                      f"Iterated {n}-player public goods: contributions cost {cost:g}, the pot x{float(r):g} is "
+                      "shared equally (action 0 contributes).")
+
+
+def n_player_prisoners_dilemma(n_players: int = 3) -> MatrixGame:
+    """The N-player prisoner's dilemma as a tensor game: each player's payoff is its IPD payoff averaged over the others.
+
+    With the LOLA paper's payoffs (CC −1, CD −3, DC 0, DD −2): everyone cooperating pays −1 per step,
+    everyone defecting −2, and defecting is dominant for every player.
+    """
+    n = _n_players(n_players, "the N-player prisoner's dilemma")
+    row = CANONICAL_GAMES["ipd"].payoffs[0]
+    actions = np.indices((2,) * n)
+    payoffs = np.stack([
+        sum(row[actions[i], actions[j]] for j in range(n) if j != i) / (n - 1) for i in range(n)
+    ]).astype(np.float64)
+    return MatrixGame(f"{n}-player prisoner's dilemma", payoffs, (("cooperate", "defect"),) * n,
+                      f"Iterated {n}-player prisoner's dilemma: the paper's IPD payoffs averaged over the {n - 1} "
+                      "other players.")
+
+
+#: id prefix -> builder of the N-player family; ``<prefix>-<N>`` ids (e.g. ``public-goods-3``) resolve to it
+N_PLAYER_FAMILIES = {
+    "public-goods": public_goods_game,
+    "ipd": n_player_prisoners_dilemma,
 }

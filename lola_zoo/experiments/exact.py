@@ -105,8 +105,6 @@ class ExactConfig:
     def __post_init__(self) -> None:
         stage = lola_zoo.game(self.game)  # unknown ids raise KeyError naming the closest ids
         n = stage.n_players
-        if n != 2:
-            raise ValueError(f"exact experiments need a two-player game; {self.game!r} has {n} players")
         learners = (self.learners,) if isinstance(self.learners, str) else tuple(self.learners)
         if len(learners) == 1:
             learners = learners * n

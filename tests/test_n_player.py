@@ -1,0 +1,66 @@
+"""N-player dilemmas: public goods and the N-player IPD, their ids, their exact experiments."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import lola_zoo
+from lola_zoo.envs.games import CANONICAL_GAMES, n_player_prisoners_dilemma, public_goods_game
+from lola_zoo.experiments.exact import ExactConfig, run_exact, summarize
+
+
+def test_public_goods_payoffs_by_hand() -> None:
+    g = public_goods_game(3, factor=2.4, cost=1.0)
+    assert g.n_players == 3 and g.n_actions == (2, 2, 2) and g.n_states == 9
+    # two contributors (players 0, 1): pot 2.4 * 2 / 3 = 1.6; contributors pay 1
+    assert np.allclose(g.payoffs[:, 0, 0, 1], [0.6, 0.6, 1.6])
+    assert np.allclose(g.payoffs[:, 0, 0, 0], 1.4) and np.allclose(g.payoffs[:, 1, 1, 1], 0.0)
+    # a dilemma: switching to free-riding gains cost (1 - factor / N) whatever the others do
+    assert np.allclose(g.payoffs[0, 1] - g.payoffs[0, 0], 1 - 2.4 / 3)
+    assert np.allclose(public_goods_game(4).payoffs[:, 0, 0, 0, 0], 2.5 - 1)  # default factor (1 + N) / 2
+
+
+def test_n_player_ipd_averages_the_pairwise_payoffs() -> None:
+    assert np.array_equal(n_player_prisoners_dilemma(2).payoffs, CANONICAL_GAMES["ipd"].payoffs)
+    g = n_player_prisoners_dilemma(3)
+    assert np.allclose(g.payoffs[:, 1, 0, 0], [0.0, -2.0, -2.0])  # one defector among two cooperators
+    assert np.allclose(g.payoffs[:, 1, 0, 1], [-1.0, -3.0, -1.0])
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: public_goods_game(1), "number of players >= 2"),
+    (lambda: public_goods_game(3, factor=0.0), "factor must be a finite number > 0"),
+    (lambda: public_goods_game(3, factor=float("nan")), "factor must be a finite number > 0"),
+    (lambda: public_goods_game(3, cost=-1.0), "cost must be a finite number > 0"),
+    (lambda: n_player_prisoners_dilemma(True), "number of players >= 2"),
+    (lambda: lola_zoo.make("public-goods-1"), "number of players >= 2"),
+    (lambda: lola_zoo.make("ipd-12"), "at most 10 players"),
+])
+def test_bad_sizes_and_factors_get_one_clear_error(call, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_family_ids_resolve_for_any_size_and_take_the_factor() -> None:
+    assert {"public-goods-3", "public-goods-4", "ipd-3", "ipd-4"} <= set(lola_zoo.registered())
+    env = lola_zoo.make("public-goods-5")
+    assert len(env.possible_agents) == 5
+    env = lola_zoo.make("public-goods-3", factor=2.7, max_steps=2)
+    env.reset(seed=0)
+    _, rewards, *_ = env.step({a: 0 for a in env.possible_agents})
+    assert rewards == pytest.approx({a: 1.7 for a in env.possible_agents})
+    assert lola_zoo.game("public-goods-3", factor=2.7).payoffs[0, 0, 0, 0] == pytest.approx(1.7)
+    with pytest.raises(TypeError, match="takes no keyword arguments"):
+        lola_zoo.game("ipd", factor=2.0)
+
+
+def test_exact_lola_sustains_contribution_where_nl_free_rides() -> None:
+    """3-player public goods (factor 2: everyone contributing pays 1, nobody 0), 128 seeds."""
+    nl = summarize(run_exact(ExactConfig(game="public-goods-3", learners=("nl",), seeds=128, steps=150)))
+    lola = summarize(run_exact(ExactConfig(game="public-goods-3", learners=("lola",), seeds=128, steps=150)))
+    nl_mean = np.mean([p["reward_mean"] for p in nl["players"].values()])
+    lola_mean = np.mean([p["reward_mean"] for p in lola["players"].values()])
+    assert len(lola["players"]) == 3
+    assert nl_mean < 0.2, nl["players"]
+    assert lola_mean > 0.6, lola["players"]
