@@ -30,6 +30,7 @@ NAV: list = [
         ("Battle of the sexes", "envs/battle-of-the-sexes.md"),
         ("Rock-paper-scissors", "envs/rps.md"),
         ("Coin Game", "envs/coin-game.md"),
+        ("IPD in the matrix", "envs/in-the-matrix.md"),
     ]),
     ("Agents", [
         ("Overview", "agents.md"),
