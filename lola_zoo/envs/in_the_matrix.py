@@ -63,6 +63,7 @@ from gymnasium import spaces
 from gymnasium.utils import seeding
 from numpy.typing import ArrayLike
 from pettingzoo.utils import parallel_to_aec, wrappers
+from pettingzoo.utils.env import AECEnv
 
 from lola_zoo.envs.base import DilemmaParallelEnv
 from lola_zoo.envs.games import MatrixGame, symmetric_game
@@ -701,12 +702,12 @@ def parallel_env(**kwargs: Any) -> InTheMatrix:
     return InTheMatrix(**kwargs)
 
 
-def raw_env(**kwargs: Any):
+def raw_env(**kwargs: Any) -> AECEnv:
     """The AEC view of the parallel environment, without PettingZoo's safety wrappers."""
     return parallel_to_aec(InTheMatrix(**kwargs))
 
 
-def env(**kwargs: Any):
+def env(**kwargs: Any) -> AECEnv:
     """The AEC environment with PettingZoo's order-enforcing wrapper."""
     return wrappers.OrderEnforcingWrapper(raw_env(**kwargs))
 
