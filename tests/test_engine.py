@@ -141,7 +141,7 @@ def test_a_user_registered_policy_trains_and_a_wrong_output_shape_is_refused() -
     "kw, match",
     [
         ({"agents": ("nl", "sb3")}, "unknown agent kind 'sb3'"),
-        ({"agents": ("nl",)}, "exactly two seats"),
+        ({"agents": ("nl",)}, "one seat per player"),
         ({"game": "ipdd"}, "unknown dilemma id"),
         ({"updates": 0}, "updates must be a positive integer"),
         ({"lr": float("nan")}, "lr must be a positive finite number"),

@@ -64,3 +64,45 @@ def test_exact_lola_sustains_contribution_where_nl_free_rides() -> None:
     assert len(lola["players"]) == 3
     assert nl_mean < 0.2, nl["players"]
     assert lola_mean > 0.6, lola["players"]
+
+
+def test_n_player_lola_pg_averages_to_the_exact_n_player_lola_terms() -> None:
+    """DiCE estimates (40 runs x 600 episodes) of the naive gradient and the summed LOLA correction match closed form."""
+    import torch
+
+    from lola_zoo.agents.exact_rules import Derivatives, lola_correction
+    from lola_zoo.agents.exact_rules import naive_gradient as exact_naive
+    from lola_zoo.agents.lola import lola_gradient_n_player
+    from lola_zoo.agents.naive import params_of
+    from lola_zoo.agents.policies import Memory1Policy
+    from lola_zoo.envs.batched import BatchedIteratedGame, rollout
+    from lola_zoo.envs.exact import exact_value
+
+    game = lola_zoo.game("public-goods-3")
+    gen = torch.Generator().manual_seed(3)
+    thetas = [0.8 * torch.randn(game.n_states, generator=gen, dtype=torch.float64) for _ in range(3)]
+    runs, gamma, eta = 40, 0.5, 1.0
+    policies = [Memory1Policy(game.n_states, runs=runs, logits=t.expand(runs, -1), dtype=torch.float64) for t in thetas]
+    episodes = rollout(BatchedIteratedGame(game, (runs, 600), 22, dtype=torch.float64), policies, gen)
+    opponents = [(p, params_of(p)) for p in policies[1:]]
+    naive, correction = lola_gradient_n_player(policies[0], params_of(policies[0]), opponents, episodes, 0, gamma, eta)
+    d = Derivatives(lambda ps: exact_value(game, ps, gamma), [t[None] for t in thetas])
+    exact = {"naive": exact_naive(d, 0)[0], "correction": lola_correction(d, 0, eta)[0]}
+    for estimate, target in ((naive["logits"], exact["naive"]), (correction["logits"], exact["correction"])):
+        se = estimate.std(0) / runs**0.5
+        assert torch.all((estimate.mean(0) - target).abs() < 4.5 * se + 1e-4), (estimate.mean(0), target, se)
+    assert exact["correction"].abs().max() > 10 * (correction["logits"].std(0) / runs**0.5).max()  # not trivially 0
+
+
+def test_the_engine_trains_n_player_seats_and_refuses_the_two_player_kinds() -> None:
+    from lola_zoo.experiments.engine import TrainConfig, Trainer
+
+    result = Trainer(TrainConfig(game="public-goods-3", agents=("lola", "nl", "nl"), runs=2, updates=2,
+                                 episodes_per_batch=8)).run()
+    assert result.labels == ["LOLA-PG", "NL-PG", "NL-PG"]
+    assert set(result.summary["reward_per_step"]) == {"player_0", "player_1", "player_2"}
+    assert set(result.summary["exact_value_per_step"]) == {"player_0", "player_1", "player_2"}
+    with pytest.raises(ValueError, match="N-player training takes nl, lola seats, not \\['pola'\\]"):
+        TrainConfig(game="public-goods-3", agents=("pola", "nl", "nl"))
+    with pytest.raises(ValueError, match="one seat per player: 'public-goods-3' has 3"):
+        TrainConfig(game="public-goods-3", agents=("nl", "nl"))

@@ -30,7 +30,7 @@ from lola_zoo.agents.naive import Params, PolicyGradient, SeatBatch, episode_mea
 from lola_zoo.agents.opponent_model import OpponentModel, WhiteBoxOpponent
 from lola_zoo.envs.batched import Episodes
 
-__all__ = ["lola_gradient", "anticipated_params", "LOLA", "OpponentMode", "CorrectionForm", "StepNormalisation"]
+__all__ = ["lola_gradient", "lola_gradient_n_player", "anticipated_params", "LOLA", "OpponentMode", "CorrectionForm", "StepNormalisation"]
 
 OpponentMode = Literal["white-box", "black-box"]
 CorrectionForm = Literal["taylor", "lookahead"]
@@ -92,6 +92,53 @@ def lola_gradient(
     raise ValueError(f"correction must be 'taylor' or 'lookahead', got {correction!r}")
 
 
+def lola_gradient_n_player(
+    own_policy: nn.Module,
+    own_params: Params,
+    opponents: Sequence[tuple[nn.Module, Params]],
+    episodes: Episodes,
+    seat: int,
+    gamma: float,
+    eta: float,
+    correction: CorrectionForm = "taylor",
+    baseline: bool = True,
+) -> tuple[Params, Params]:
+    """``(naive_gradient, lola_correction)`` of seat ``seat`` in an N-player game: the correction summed over opponents.
+
+    LOLA's derivation holds for any number of players (Foerster et al. 2018, Sec. 3): each opponent
+    j is anticipated to take its naive step ``η ∇θj Vj``, and the shaping terms add up,
+    ``Σ_j η ∇θ1 [stop(∇θj V1) · ∇θj Vj]`` (``"taylor"``); ``"lookahead"`` differentiates ``V1`` at
+    every opponent's stepped parameters at once.  ``opponents`` are the other seats in seat order.
+    With two players this is :func:`lola_gradient`.
+    """
+    n = episodes.actions.shape[-1]
+    others = [j for j in range(n) if j != seat]
+    if len(opponents) != len(others):
+        raise ValueError(f"{n}-player episodes need {len(others)} opponents, got {len(opponents)}")
+    obs, actions, rewards = episodes.observations, episodes.actions, episodes.rewards
+    own_lp = trajectory_log_probs(own_policy, own_params, obs[seat], actions[..., seat])
+    opp_lp = [trajectory_log_probs(p, q, obs[j], actions[..., j]) for (p, q), j in zip(opponents, others)]
+    everyone = [own_lp, *opp_lp]
+    own_value = episode_mean(dice_objective(rewards[..., seat], everyone, gamma, baseline))
+    naive = _grad(own_value, own_params)
+    steps = []
+    for (_, q), j in zip(opponents, others):
+        value_j = episode_mean(dice_objective(rewards[..., j], everyone, gamma, baseline))
+        steps.append({k: eta * g for k, g in _grad(value_j, q, create_graph=True).items()})
+    if correction == "taylor":
+        shaped = sum(
+            (_grad(own_value, q)[k].detach() * step[k]).sum() for (_, q), step in zip(opponents, steps) for k in q
+        )
+        return naive, _grad(shaped, own_params)  # type: ignore[arg-type]
+    if correction == "lookahead":
+        stepped = [trajectory_log_probs(p, {k: q[k] + step[k] for k in q}, obs[j], actions[..., j])
+                   for (p, q), step, j in zip(opponents, steps, others)]
+        ahead = episode_mean(dice_objective(rewards[..., seat], [own_lp, *stepped], gamma, baseline))
+        full = _grad(ahead, own_params)
+        return naive, {k: full[k] - naive[k] for k in naive}
+    raise ValueError(f"correction must be 'taylor' or 'lookahead', got {correction!r}")
+
+
 def anticipated_params(params: Params, anticipate: Sequence[str] | None) -> Params:
     """The parameters named by ``anticipate`` (exact names or prefixes; ``.`` and a stacked policy's ``__`` alike)."""
     if anticipate is None:
@@ -108,8 +155,9 @@ class LOLA:
     """LOLA-PG (white-box) or LOLA-OM (black-box): a base learner plus the opponent-shaping term.
 
     :param base: the base learner; its policy, gamma, baseline and optimiser are used.
-    :param opponent_policy: white-box: the opponent's policy module (read, never written);
-        black-box: only its *architecture* is used, to build the opponent model.
+    :param opponent_policy: white-box: the opponent's policy module (read, never written), or in an
+        N-player game a list of every other seat's, in seat order; black-box: only its
+        *architecture* is used, to build the opponent model.
     :param opponent: ``"white-box"`` (the paper's LOLA) or ``"black-box"`` (LOLA-OM).
     :param eta: the opponent's anticipated learning rate (the paper: equal to the lr, 1); defaults
         to the base learner's lr.
@@ -139,7 +187,7 @@ class LOLA:
     def __init__(
         self,
         base: PolicyGradient,
-        opponent_policy: nn.Module,
+        opponent_policy: nn.Module | Sequence[nn.Module],
         opponent: OpponentMode = "white-box",
         eta: float | None = None,
         correction: CorrectionForm = "taylor",
@@ -149,10 +197,17 @@ class LOLA:
         eps: float = 1e-8,
         anticipate: Sequence[str] | None = None,
     ) -> None:
+        #: N-player games: one white-box handle per other seat, in seat order (``opponent`` is the first)
+        self.opponents: list[WhiteBoxOpponent] = []
+        if isinstance(opponent_policy, (list, tuple)):
+            if opponent != "white-box":
+                raise ValueError("LOLA against several opponents is white-box only (an opponent model per seat is not built)")
+            self.opponents = [WhiteBoxOpponent(p) for p in opponent_policy]
+        first = cast(nn.Module, opponent_policy[0] if isinstance(opponent_policy, (list, tuple)) else opponent_policy)
         if opponent == "white-box":
-            self.opponent: WhiteBoxOpponent | OpponentModel = WhiteBoxOpponent(opponent_policy)
+            self.opponent: WhiteBoxOpponent | OpponentModel = WhiteBoxOpponent(first)
         elif opponent == "black-box":
-            self.opponent = OpponentModel(opponent_policy, **(model_kwargs or {}))
+            self.opponent = OpponentModel(first, **(model_kwargs or {}))
         else:
             raise ValueError(f"opponent must be 'white-box' or 'black-box', got {opponent!r}")
         if correction not in ("taylor", "lookahead"):
@@ -205,6 +260,8 @@ class LOLA:
 
     def gradient(self, episodes: Episodes, seat: int) -> Params:
         """Naive gradient plus the LOLA correction, estimated from ``episodes`` for seat ``seat``."""
+        if episodes.actions.shape[-1] > 2:
+            return self._n_player_gradient(episodes, seat)
         batch = SeatBatch.from_episodes(episodes, seat)
         self.last_metrics = self.opponent.observe(batch.opp_observations, batch.opp_actions)
         # getattr: a base learner from before the critic option has no dice_baselines
@@ -228,6 +285,23 @@ class LOLA:
             self.base.fit_critic(batch)  # after the baselines were read
             self.last_metrics.update(getattr(self.base, "last_metrics", {}))
         return grad
+
+    def _n_player_gradient(self, episodes: Episodes, seat: int) -> Params:
+        """The N-player form: white-box handles on every other seat, corrections summed."""
+        n = episodes.actions.shape[-1]
+        if len(self.opponents) != n - 1:
+            raise ValueError(f"LOLA in a {n}-player game needs the policies of all {n - 1} opponents (white-box), "
+                             f"got {len(self.opponents) or 1}")
+        if self.step_normalisation != "none" or self.anticipate is not None or getattr(self.base, "critic", None) is not None:
+            raise ValueError("N-player LOLA supports the paper's form only (no step_normalisation, anticipate or critic)")
+        own_params = params_of(self.base.policy)
+        naive, correction = lola_gradient_n_player(
+            self.base.policy, own_params, [(o.policy, o.parameters()) for o in self.opponents], episodes, seat,
+            self.base.gamma, self.eta, self.correction, self.base.baseline,
+        )
+        self.last_metrics = {"correction_norm": float(
+            torch.sqrt(cast(torch.Tensor, sum((c.double() ** 2).sum() for c in correction.values()))))}
+        return {k: naive[k] + correction[k] for k in naive}
 
     def apply(self, gradient: Params) -> None:
         """Step the base learner along ``gradient``."""

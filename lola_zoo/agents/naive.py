@@ -62,14 +62,17 @@ class SeatBatch:
     opp_rewards: torch.Tensor
 
     @classmethod
-    def from_episodes(cls, episodes: Episodes, seat: int) -> "SeatBatch":
-        """Split two-player episodes into ``seat``'s view and its opponent's."""
+    def from_episodes(cls, episodes: Episodes, seat: int, opponent: int | None = None) -> "SeatBatch":
+        """Split episodes into ``seat``'s view and one opponent's (two players: the other; N players: name it)."""
         n = episodes.actions.shape[-1]
-        if n != 2:
-            raise ValueError(f"policy-gradient learners here are two-player; these episodes have {n} players")
-        if seat not in (0, 1):
-            raise ValueError(f"seat must be 0 or 1, got {seat!r}")
-        other = 1 - seat
+        if opponent is None:
+            if n != 2:
+                raise ValueError(f"these episodes have {n} players; this learner is two-player (NL-PG and white-box "
+                                 "LOLA-PG take N players)")
+            opponent = 1 - seat
+        if not (0 <= seat < n and 0 <= opponent < n and seat != opponent):
+            raise ValueError(f"seat and opponent must be two different players of {n}, got {seat!r}, {opponent!r}")
+        other = opponent
         return cls(
             episodes.observations[seat], episodes.actions[..., seat], episodes.rewards[..., seat],
             episodes.observations[other], episodes.actions[..., other], episodes.rewards[..., other],
@@ -235,7 +238,11 @@ class PolicyGradient:
 
     def gradient(self, episodes: Episodes, seat: int) -> Params:
         """The naive gradient of seat ``seat``'s return, estimated from ``episodes``."""
-        b = SeatBatch.from_episodes(episodes, seat)
+        n = episodes.actions.shape[-1]
+        if n > 2 and self.critic is not None:
+            raise ValueError(f"the critic baseline is two-player; these episodes have {n} players")
+        # Only the own part is read; in an N-player game any other seat fills the opponent slot.
+        b = SeatBatch.from_episodes(episodes, seat, None if n == 2 else (seat + 1) % n)
         own_baseline, _ = self.dice_baselines(b)
         params = params_of(self.policy)
         grad = naive_gradient(

@@ -35,8 +35,9 @@ _LEARNER_FLAGS: dict[str, tuple[tuple[str, ...], float]] = {
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Game, seats, preset, every engine setting, output and device options."""
     parser.add_argument("--game", default="ipd", help="registered game id: ipd, imp, coin-game, ... (default: ipd)")
-    parser.add_argument("--agents", nargs=2, default=["lola", "lola"], metavar=("ROW", "COL"),
-                        help="the two seats, each one of: nl (NL-PG), lola (LOLA-PG, white-box), lola-om "
+    parser.add_argument("--agents", nargs="+", default=["lola", "lola"], metavar="SEAT",
+                        help="one seat per player, or one kind for all (N-player games such as public-goods-3: nl or lola), "
+                             "each one of: nl (NL-PG), lola (LOLA-PG, white-box), lola-om "
                              "(LOLA with an opponent model, black-box), aa (Advantage Alignment), pola / pola-om "
                              "(POLA-DiCE, white-box / opponent model), loqa (LOQA), tft, allc, "
                              "alld, random, ppo, a2c, dqn, "
@@ -71,7 +72,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--episodes", type=int,
                         help="plain-loop runs (an SB3 or Axelrod seat): total episodes; sets --updates to "
                              "episodes / episodes-per-batch")
-    parser.add_argument("--out", default=None, help="output folder (default: runs/train-GAME-ROW-COL)")
+    parser.add_argument("--out", default=None, help="output folder (default: runs/train-GAME-SEAT-SEAT...)")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt (must exist)")
     parser.add_argument("--logger", action="append", default=[], choices=["tensorboard", "wandb"],
                         help="also log to TensorBoard (OUT/tensorboard) or W&B offline (OUT/wandb); repeatable")
@@ -120,12 +121,20 @@ def config_from_args(args: argparse.Namespace) -> Any:
         else:
             overrides.setdefault("updates", 20)
     overrides["device"] = args.device
-    return preset_config(args.preset, args.game, tuple(args.agents), **overrides)
+    agents = tuple(args.agents)
+    if len(agents) == 1:  # one kind for every seat
+        from lola_zoo.experiments.engine import game_family
+        from lola_zoo.registry import spec
+
+        players = spec(args.game).game.n_players if game_family(args.game) == "matrix" else 2  # type: ignore[union-attr]
+        agents = agents * players
+    return preset_config(args.preset, args.game, agents, **overrides)
 
 
 def _print_summary(result: Any, out: str) -> None:
     c, s = result.config, result.summary
-    print(f"{c.game}: {result.labels[0]} (player_0) vs {result.labels[1]} (player_1), {c.runs} seed(s), "
+    seats = " vs ".join(f"{label} (player_{i})" for i, label in enumerate(result.labels))
+    print(f"{c.game}: {seats}, {c.runs} seed(s), "
           f"{c.updates} updates x {c.episodes_per_batch} episodes of {c.episode_length} steps, {c.policy} policy, "
           f"device {result.device}")
     print(f"  (numbers: mean +- std over seeds of the last {s.get('window', c.window)} updates)")
@@ -139,13 +148,14 @@ def _print_summary(result: Any, out: str) -> None:
         print(f"  coins picked per episode (both players): {co['mean']:.1f} +- {co['std']:.1f}")
     if "reward_per_step" in s:
         print(f"{'':12}{'reward/step (last batches)':>28}{'exact (1-g)V':>20}")
-        for i in range(2):
+        for i in range(len(s["reward_per_step"])):
             rps = s["reward_per_step"][f"player_{i}"]
             ex = s.get("exact_value_per_step", {}).get(f"player_{i}")
             ex_text = f"{ex['mean']:>13.3f} +- {ex['std']:.3f}" if ex else f"{'-':>13}"
             print(f"player_{i:<5}{rps['mean']:>18.3f} +- {rps['std']:<6.3f}{ex_text}")
     if "p_action0" in s:
-        print("P(action 0 | start, CC, CD, DC, DD), mean over seeds:")
+        states = "start, CC, CD, DC, DD" if len(s["p_action0"][0]) == 5 else "start, then each previous joint action"
+        print(f"P(action 0 | {states}), mean over seeds:")
         for i, p in enumerate(s["p_action0"]):
             print(f"  player_{i}: " + " ".join(f"{x:.2f}" for x in p))
     for key in ("share_mutual_cooperation", "share_mutual_defection", "nash_distance", "share_near_nash"):
@@ -164,7 +174,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--threads must be positive, got {args.threads}")
     config = config_from_args(args)
     torch.set_num_threads(args.threads)
-    out = args.out or f"runs/train-{config.game}-{config.agents[0]}-{config.agents[1]}"
+    out = args.out or f"runs/train-{config.game}-{'-'.join(config.agents)}"
     trainer = Trainer(config, out, resume=args.resume, progress=not args.no_progress, loggers=args.logger)
     if not trainer.restored_rng:
         print("note: the checkpoint was written on another device type; the sampling streams restart from a "

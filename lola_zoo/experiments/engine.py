@@ -41,6 +41,7 @@ from lola_zoo.io import atomic_torch_save, atomic_write_csv, atomic_write_json
 
 __all__ = [
     "LEARNER_KINDS",
+    "N_PLAYER_KINDS",
     "EXTRA_LEARNER_OPTIONS",
     "FIXED_KINDS",
     "SB3_KINDS",
@@ -62,6 +63,8 @@ __all__ = [
 
 #: learners that compute a policy gradient on the sampled episodes
 LEARNER_KINDS = ("nl", "lola", "lola-om", "aa", "pola", "pola-om", "loqa")
+#: the learners that train in games of more than two players (white-box LOLA sums its corrections over opponents)
+N_PLAYER_KINDS = ("nl", "lola")
 #: fixed memory-1 strategies of 2x2 games: P(action 0 | start, CC, CD, DC, DD)
 FIXED_KINDS: dict[str, list[float]] = {
     "tft": [1.0, 1.0, 0.0, 1.0, 0.0],
@@ -176,8 +179,14 @@ class TrainConfig:
         spec(self.game)  # unknown ids fail here, naming the closest ones
         family = game_family(self.game)
         self.agents = tuple(str(a).strip().lower() for a in self.agents)
-        if len(self.agents) != 2:
-            raise ValueError(f"agents must name exactly two seats (two-player games), got {list(self.agents)}")
+        players = spec(self.game).game.n_players if family == "matrix" else 2  # type: ignore[union-attr]
+        if len(self.agents) != players:
+            raise ValueError(f"agents must name one seat per player: {self.game!r} has {players}, got {list(self.agents)}")
+        if players > 2:
+            others = sorted({a for a in self.agents if a not in N_PLAYER_KINDS})
+            if others:
+                raise ValueError(f"{self.game!r} has {players} players; N-player training takes "
+                                 f"{', '.join(N_PLAYER_KINDS)} seats, not {others}")
         for a in self.agents:
             if not (a in LEARNER_KINDS or a in FIXED_KINDS or a in SB3_KINDS or a.startswith("axelrod:")):
                 raise ValueError(f"unknown agent kind {a!r}; choose from {', '.join(LEARNER_KINDS)}, "
@@ -540,7 +549,7 @@ class _BatchedBackend(_Backend):
                 _check_policy_output(p, obs, self.n_actions[seat], seat)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)  # anything drawn from the global RNG while building is reproducible
-            self.learners = [self._learner(seat) for seat in range(2)]
+            self.learners = [self._learner(seat) for seat in range(len(config.agents))]
         from lola_zoo.agents.policies import Memory1Policy
 
         self._tabular = config.family == "matrix" and all(
@@ -554,8 +563,6 @@ class _BatchedBackend(_Backend):
 
         c = self.config
         self.game = registered_game(c.game)
-        if self.game.n_players != 2:
-            raise ValueError(f"{c.game!r} has {self.game.n_players} players; training is two-player here")
         self.n_actions = list(self.game.n_actions)
         init = torch.Generator().manual_seed(c.seed)
         built: list[Any] = []
@@ -621,7 +628,9 @@ class _BatchedBackend(_Backend):
                 template = StackedPolicy(lambda s: self._builder(c, s), c.runs,
                                          _seat_seed(c, seat) + 500_000).to(self.device)
                 model_kwargs = {"method": "gradient", "lr": c.om_lr, "fit_steps": c.om_fit_steps}
-        return build_learner(kind, self.policies[seat], self.policies[1 - seat], lr=cast(float, c.lr),
+        n = len(self.policies)
+        opponent: Any = self.policies[1 - seat] if n == 2 else [self.policies[j] for j in range(n) if j != seat]
+        return build_learner(kind, self.policies[seat], opponent, lr=cast(float, c.lr),
                              gamma=cast(float, c.gamma), optimizer=cast(str, c.optimizer), baseline=c.baseline,
                              eta=c.eta, correction=c.correction, opponent_template=template,
                              model_kwargs=model_kwargs, learner_kwargs=c.learner_kwargs)
@@ -653,7 +662,7 @@ class _BatchedBackend(_Backend):
         if self.config.family == "matrix":
             r = m["reward_per_step"].double().cpu()
             row = {}
-            for i in range(2):
+            for i in range(r.shape[1]):
                 row[f"reward_{i}"] = float(r[:, i].mean())
                 row[f"reward_{i}_std"] = _std(r[:, i])
             with torch.no_grad():
@@ -688,13 +697,13 @@ class _BatchedBackend(_Backend):
 
         if final:
             r = final["reward_per_step"]
-            out["reward_per_step"] = {f"player_{i}": _stats(r[:, i]) for i in range(2)}
+            out["reward_per_step"] = {f"player_{i}": _stats(r[:, i]) for i in range(r.shape[1])}
         with torch.no_grad():
             probs = [p.probs().detach().double().cpu() for p in self.policies]
             exact = exact_value_per_step(self.game, [p[..., 0] if p.shape[-1] == 2 else p for p in probs], cast(float, c.gamma),
-                                         kind="probs") if self.game.n_actions == (2, 2) else None
+                                         kind="probs") if set(self.game.n_actions) == {2} else None
         if exact is not None:
-            out["exact_value_per_step"] = {f"player_{i}": _stats(exact[:, i]) for i in range(2)}
+            out["exact_value_per_step"] = {f"player_{i}": _stats(exact[:, i]) for i in range(exact.shape[1])}
         p0 = [p[..., 0] for p in probs]
         out["p_action0"] = [p.mean(0).tolist() for p in p0]
         out["p_action0_per_run"] = [p.tolist() for p in p0]
@@ -1103,13 +1112,14 @@ def train(config: TrainConfig, out_dir: str | Path | None = None, **kwargs: Any)
 
 # --------------------------------------------------------------------------- plots
 def plot_reward_curves(history: list[dict[str, float]], path: str | Path, title: str = "") -> Path:
-    """Reward per step of both seats against updates (mean over seeds, shaded +-1 std)."""
+    """Reward per step of every seat against updates (mean over seeds, shaded +-1 std)."""
     from lola_zoo.plotting import _pyplot, save_figure
 
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.0, 3.6))
     x = [r["update"] for r in history]
-    for i in range(2):
+    seats = sum(1 for k in (history[0] if history else {}) if k.startswith("reward_") and not k.endswith("_std"))
+    for i in range(max(seats, 2) if history else 2):
         m = [r[f"reward_{i}"] for r in history]
         s = [r.get(f"reward_{i}_std", 0.0) for r in history]
         line, = ax.plot(x, m, label=f"player_{i}", lw=1.4)
