@@ -42,7 +42,7 @@ def state(positions, facing, inventories, resources=((0, 0), (0, 1)), alive=None
 
 def play(s: InTheMatrixState, actions: list[int], **kw) -> tuple[InTheMatrix, dict, dict, dict]:
     """A fresh 5x5 env (one resource of each kind) in state ``s`` plays one step; returns env, obs, rewards, infos."""
-    kw = {"grid_size": 5, "n_resources": 1, "n_players": len(actions), "respawn_prob": 0.0, **kw}
+    kw = {"grid_size": 5, "n_resources": 1, "n_players": len(actions), "respawn_prob": 0.0, "payoffs": "ipd", **kw}
     env = InTheMatrix(**kw)
     env.reset(seed=0)
     env.set_game_state(s)
@@ -82,7 +82,8 @@ def test_defaults() -> None:
     env = InTheMatrix()
     assert (env.n_players, env.grid_size, env.n_resources, env.freeze_steps, env.beam_length, env.max_steps) == (
         2, 8, 4, 5, 3, 150)
-    np.testing.assert_array_equal(env.game.payoffs, CANONICAL_GAMES["ipd"].payoffs)
+    np.testing.assert_array_equal(env.game.payoffs[0], [[3.0, 0.0], [5.0, 1.0]])  # a positive prisoner's dilemma
+    np.testing.assert_array_equal(env.game.payoffs[1], env.game.payoffs[0].T)
     assert env.resource_names == ("cooperate", "defect")
     assert env.action_space("player_0").n == 5
 
@@ -174,7 +175,7 @@ def test_an_interaction_pays_the_mixtures_expected_payoff_and_empties_both_inven
     assert not infos["player_0"]["in_play"]
     assert all(not o.any() for o in obs.values())  # off the grid: nothing seen
     # The same situation in the batched twin gives the same rewards (float32).
-    batched = BatchedInTheMatrix(1, grid_size=5, n_resources=1, respawn_prob=0.0, freeze_steps=2)
+    batched = BatchedInTheMatrix(1, grid_size=5, n_resources=1, respawn_prob=0.0, freeze_steps=2, payoffs="ipd")
     batched.reset(seed=0)
     batched.set_game_state(0, s)
     _, r, info = batched.step(torch.tensor([[ZAP, STAY]]))
@@ -306,7 +307,7 @@ def test_renders_text_and_pictures() -> None:
     env.step({"player_0": ZAP, "player_1": STAY})
     text = env.render()
     assert isinstance(text, str) and "step 1/150" in text
-    assert "0: -3 inv 0c/0d, off grid 5; 1: +0 inv 0c/0d, off grid 5" in text
+    assert "0: +0 inv 0c/0d, off grid 5; 1: +5 inv 0c/0d, off grid 5" in text  # default payoffs: S 0, T 5
     assert text.splitlines()[4].split() == [".", "*", "*", "*", "."]  # the beam, both players off the grid
     picture = InTheMatrix(render_mode="rgb_array", cell_pixels=16)
     picture.reset(seed=1)
@@ -444,4 +445,4 @@ def test_docs_page_code_runs_and_draws_the_picture(run_doc_page, tmp_path) -> No
     namespace = run_doc_page("envs/in-the-matrix.md")
     assert (tmp_path / "docs" / "img" / "in-the-matrix.png").is_file()
     assert namespace["stag"].resource_names == ("stag", "hare") and namespace["three"].n_players == 3
-    assert "blue -2.75, orange -0.5" in namespace["titles"][2]  # the interaction worked out on the page
+    assert "blue +0.25, orange +4" in namespace["titles"][2]  # the interaction worked out on the page

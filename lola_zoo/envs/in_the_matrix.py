@@ -118,6 +118,12 @@ class InTheMatrixState:
     step: int = 0
 
 
+#: The default stage game: the prisoner's dilemma with positive payoffs (R 3, S 0, T 5, P 1; Axelrod's,
+#: as STORM and pax use), so that interacting pays and the dilemma is in *how* to interact.  The
+#: LOLA paper's payoffs (``payoffs="ipd"``) are all negative: there the best play is never to interact.
+DEFAULT_PAYOFFS = ((3.0, 0.0), (5.0, 1.0))
+
+
 def resolve_payoffs(payoffs: str | MatrixGame | ArrayLike) -> MatrixGame:
     """The 2x2 two-player stage game from a registered id, a :class:`MatrixGame` or a payoff array.
 
@@ -248,7 +254,8 @@ class InTheMatrix(DilemmaParallelEnv):
     :param freeze_steps: steps a player stays off the grid after an interaction.
     :param beam_length: reach of the zap beam in cells (less than ``grid_size``).
     :param max_steps: steps per episode; the episode ends by truncation afterwards.
-    :param payoffs: the 2x2 stage game: a registered id (``"ipd"``, ``"stag-hunt"``, ...), a
+    :param payoffs: the 2x2 stage game (default :data:`DEFAULT_PAYOFFS`, a positive prisoner's
+        dilemma): a registered id (``"ipd"``, ``"stag-hunt"``, ...), a
         :class:`MatrixGame`, a ``(2, 2)`` row-player matrix (symmetric game) or a ``(2, 2, 2)`` table.
     :param render_mode: ``None``, ``"ansi"`` (text grid), ``"human"`` (prints it), ``"rgb_array"`` (picture).
     :param cell_pixels: side of one grid cell in the ``"rgb_array"`` picture.
@@ -271,7 +278,7 @@ class InTheMatrix(DilemmaParallelEnv):
         freeze_steps: int = 5,
         beam_length: int = 3,
         max_steps: int = 150,
-        payoffs: str | MatrixGame | ArrayLike = "ipd",
+        payoffs: str | MatrixGame | ArrayLike = DEFAULT_PAYOFFS,
         render_mode: str | None = None,
         cell_pixels: int = 32,
         max_cycles: int | None = None,
@@ -746,7 +753,7 @@ class BatchedInTheMatrix:
         freeze_steps: int = 5,
         beam_length: int = 3,
         max_steps: int = 150,
-        payoffs: str | MatrixGame | ArrayLike = "ipd",
+        payoffs: str | MatrixGame | ArrayLike = DEFAULT_PAYOFFS,
         device: str | torch.device = "cpu",
         check_actions: bool = True,
     ) -> None:
