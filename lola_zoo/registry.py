@@ -228,5 +228,7 @@ for _id, _game in CANONICAL_GAMES.items():
     register(_id, payoffs=_game, description=_game.description)
 register("coin-game", entry_point="lola_zoo.envs.coin_game:CoinGame", description="Coin Game (LOLA paper)")
 register("in-the-matrix", entry_point="lola_zoo.envs.in_the_matrix:InTheMatrix", description="IPD in the matrix (grid world, zap to play)")
+register("cournot", entry_point="lola_zoo.envs.cournot:CournotGame", description="Cournot oligopoly (continuous quantities)")
+register("fishery", entry_point="lola_zoo.envs.fishery:Fishery", description="common-pool fishery (continuous harvest efforts)")
 for _id in ("public-goods-3", "public-goods-4", "ipd-3", "ipd-4"):  # listed; other sizes register on first use
     _family_spec(_id)
