@@ -30,6 +30,7 @@ NAV: list = [
         ("Battle of the sexes", "envs/battle-of-the-sexes.md"),
         ("Rock-paper-scissors", "envs/rps.md"),
         ("Coin Game", "envs/coin-game.md"),
+        ("N-player dilemmas", "envs/n-player.md"),
         ("Cournot oligopoly", "envs/cournot.md"),
         ("Common-pool fishery", "envs/fishery.md"),
         ("IPD in the matrix", "envs/in-the-matrix.md"),
