@@ -837,6 +837,12 @@ def make_pg_agent(
     else:
         from lola_zoo.experiments.engine import build_learner
 
+        if key in ("pola", "pola-om"):
+            # A user's own loop cannot replay the game for POLA's proximal steps: they reuse each batch.
+            if (learner_kwargs or {}).get("pola_resample"):
+                raise ValueError("pola_resample=True needs fresh episodes per proximal step, which a user's own loop "
+                                 "cannot give; the training engine (lola-zoo train) does")
+            learner_kwargs = {**(learner_kwargs or {}), "pola_resample": False}
         learner = build_learner(key, policy, opp_policy, lr=lr, gamma=gamma, optimizer=optimizer, baseline=baseline,
                                 eta=eta, opponent_template=template, model_kwargs=model_kwargs,
                                 learner_kwargs=learner_kwargs)

@@ -37,7 +37,7 @@ instead of its parameters — the LOLA-OM construction applied to POLA.
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any, Callable, cast
 
 import torch
 from torch import nn
@@ -47,7 +47,10 @@ from lola_zoo.agents.naive import Params, PolicyGradient, SeatBatch, episode_mea
 from lola_zoo.agents.opponent_model import OpponentModel, WhiteBoxOpponent
 from lola_zoo.envs.batched import Episodes
 
-__all__ = ["sampled_kl", "pola_dice_gradient", "POLADiCE"]
+__all__ = ["sampled_kl", "pola_dice_gradient", "POLADiCE", "Sampler"]
+
+#: ``sampler(own_params, opponent_params) -> Episodes``: fresh episodes played with those (detached) parameters
+Sampler = Callable[[Params, Params], Episodes]
 
 
 def sampled_kl(sampled_log_probs: torch.Tensor, log_probs: torch.Tensor) -> torch.Tensor:
@@ -82,8 +85,18 @@ def pola_dice_gradient(
     prox_outer: float = 1.0,
     baseline: bool | tuple[bool | torch.Tensor, bool | torch.Tensor] = True,
     importance: bool = False,
+    sampler: Sampler | None = None,
+    seat: int = 0,
 ) -> Params:
-    """POLA-DiCE's direction ``(θ1' − θ1) / lr`` for the own policy, from the episodes in ``batch``."""
+    """POLA-DiCE's direction ``(θ1' − θ1) / lr`` for the own policy, from the episodes in ``batch``.
+
+    ``sampler``: draw fresh episodes for every inner step and every outer value at the parameters
+    of that step (the paper's POLA-DiCE; ``seat`` says which of their seats is the own one);
+    ``None``: reuse ``batch`` throughout.
+    """
+    if sampler is not None:
+        return _pola_dice_resampled(own_policy, own_params, opp_policy, opp_params, batch, gamma, eta, lr,
+                                    inner_steps, outer_steps, prox_inner, prox_outer, sampler, seat)
     own_baseline, opp_baseline = baseline if isinstance(baseline, tuple) else (baseline, baseline)
     own0 = {k: v.detach() for k, v in own_params.items()}
     opp0 = {k: v.detach() for k, v in opp_params.items()}
@@ -111,6 +124,53 @@ def pola_dice_gradient(
     return {k: (x[k] - own0[k]) / lr for k in own0}
 
 
+def _pola_dice_resampled(
+    own_policy: nn.Module, own_params: Params, opp_policy: nn.Module, opp_params: Params, batch: SeatBatch,
+    gamma: float, eta: float, lr: float, inner_steps: int, outer_steps: int, prox_inner: float, prox_outer: float,
+    sampler: Sampler, seat: int,
+) -> Params:
+    """The paper's form: every DiCE value is estimated on episodes sampled at the parameters it is taken at.
+
+    DiCE is then differentiated at its sampling parameters only, where it is unbiased; KL terms are
+    measured against the update's starting policies on the states of the current episodes.
+    """
+    own0 = {k: v.detach() for k, v in own_params.items()}
+    opp0 = {k: v.detach() for k, v in opp_params.items()}
+
+    def log_probs(b: SeatBatch, own: Params, opp: Params) -> tuple[torch.Tensor, torch.Tensor]:
+        return (trajectory_log_probs(own_policy, own, b.own_observations, b.own_actions),
+                trajectory_log_probs(opp_policy, opp, b.opp_observations, b.opp_actions))
+
+    def kl_to_start(policy: nn.Module, start: Params, now: torch.Tensor, obs: torch.Tensor, act: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            old = trajectory_log_probs(policy, start, obs, act)
+        # Actions were drawn from the current policy, not the starting one: weight them back to it.
+        weight = torch.exp(old - now.detach()).clamp(max=20.0)
+        return episode_mean((weight * (old - now)).mean(-1))
+
+    x = own0
+    current = batch
+    for outer in range(outer_steps):
+        x = {k: v.detach().requires_grad_(True) for k, v in x.items()}
+        y = {k: v.clone().requires_grad_(True) for k, v in opp0.items()}
+        for inner in range(inner_steps):
+            b = current if (outer == 0 and inner == 0) else SeatBatch.from_episodes(
+                sampler({k: v.detach() for k, v in x.items()}, {k: v.detach() for k, v in y.items()}), seat)
+            own_lp, opp_lp = log_probs(b, x, y)
+            opp_value = episode_mean(dice_objective(b.opp_rewards, [own_lp, opp_lp], gamma, True))
+            prox = kl_to_start(opp_policy, opp0, opp_lp, b.opp_observations, b.opp_actions) if inner else 0.0
+            g = _grad(opp_value - prox_inner * prox, y, create_graph=True)
+            y = {k: y[k] + eta * g[k] for k in y}
+        b = SeatBatch.from_episodes(
+            sampler({k: v.detach() for k, v in x.items()}, {k: v.detach() for k, v in y.items()}), seat)
+        own_lp, opp_lp = log_probs(b, x, y)
+        own_value = episode_mean(dice_objective(b.own_rewards, [own_lp, opp_lp], gamma, True))
+        prox = kl_to_start(own_policy, own0, own_lp, b.own_observations, b.own_actions) if outer else 0.0
+        g = _grad(own_value - prox_outer * prox, x)
+        x = {k: (x[k] + lr * g[k]).detach() for k in x}
+    return {k: (x[k] - own0[k]) / lr for k in own0}
+
+
 def _positive_int(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value or value < 1:
         raise ValueError(f"POLA's {name} must be a positive integer, got {value!r}")
@@ -130,6 +190,10 @@ class POLADiCE:
     :param prox: the proximity weight β of both loops (``prox_inner``/``prox_outer`` override it).
     :param model_kwargs: keyword arguments of :class:`OpponentModel` (black-box).
     :param importance: importance-weight the surrogate at the stepped parameters (see the module docstring).
+    :param resample: draw fresh episodes for every proximal step (the paper's form, the default)
+        through :attr:`sampler`, which the training engine and the tournament set; costs
+        ``(inner_steps + 1) · outer_steps − 1`` extra rollouts per update.  ``False``: every step
+        reuses the update's batch (one rollout; a user's own loop, which cannot replay the game).
     """
 
     def __init__(
@@ -145,6 +209,7 @@ class POLADiCE:
         prox_outer: float | None = None,
         model_kwargs: dict[str, Any] | None = None,
         importance: bool = False,
+        resample: bool = True,
     ) -> None:
         if opponent == "white-box":
             self.opponent: WhiteBoxOpponent | OpponentModel = WhiteBoxOpponent(opponent_policy)
@@ -165,6 +230,11 @@ class POLADiCE:
         if not self.eta >= 0.0:
             raise ValueError(f"POLA's eta must be >= 0, got {eta!r}")
         self.importance = bool(importance)
+        self.resample = bool(resample)
+        if self.resample and self.importance:
+            raise ValueError("POLA's resample and importance options exclude each other (fresh episodes need no weights)")
+        #: set by whoever can play episodes (the training engine) when ``resample`` is on
+        self.sampler: Sampler | None = None
         self.name = "POLA-DiCE" if opponent == "white-box" else "POLA-OM"
         self.last_metrics: dict[str, float] = {}
 
@@ -176,12 +246,14 @@ class POLADiCE:
     def gradient(self, episodes: Episodes, seat: int) -> Params:
         """The POLA direction of seat ``seat``, estimated from ``episodes``."""
         batch = SeatBatch.from_episodes(episodes, seat)
+        if self.resample and self.sampler is None:
+            raise ValueError("POLA-DiCE with resample=True needs a sampler of fresh episodes (the training engine sets one)")
         self.last_metrics = self.opponent.observe(batch.opp_observations, batch.opp_actions)
         baselines = self.base.dice_baselines(batch)
         grad = pola_dice_gradient(
             self.base.policy, params_of(self.base.policy), self.opponent.policy, self.opponent.parameters(), batch,
             self.base.gamma, self.eta, self.base.lr, self.inner_steps, self.outer_steps, self.prox_inner,
-            self.prox_outer, baselines, self.importance,
+            self.prox_outer, baselines, self.importance, self.sampler if self.resample else None, seat,
         )
         self.base.fit_critic(batch)  # after the baselines were read
         self.last_metrics.update(self.base.last_metrics)

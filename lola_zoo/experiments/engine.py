@@ -80,9 +80,9 @@ _LABELS = {"nl": "NL-PG", "lola": "LOLA-PG", "lola-om": "LOLA-OM", "aa": "AA-PG"
 EXTRA_LEARNER_OPTIONS: dict[str, dict[str, str]] = {
     "aa": {"aa_beta": "beta"},
     "pola": {"pola_inner_steps": "inner_steps", "pola_outer_steps": "outer_steps", "pola_prox": "prox",
-             "pola_importance": "importance"},
+             "pola_importance": "importance", "pola_resample": "resample"},
     "pola-om": {"pola_inner_steps": "inner_steps", "pola_outer_steps": "outer_steps", "pola_prox": "prox",
-                "pola_importance": "importance"},
+                "pola_importance": "importance", "pola_resample": "resample"},
     "loqa": {"loqa_scale": "scale"},
 }
 _GAME_GAMMA = {"imp": 0.9}
@@ -550,6 +550,9 @@ class _BatchedBackend(_Backend):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)  # anything drawn from the global RNG while building is reproducible
             self.learners = [self._learner(seat) for seat in range(len(config.agents))]
+        for seat, learner in enumerate(self.learners):
+            if getattr(learner, "resample", False):  # POLA-DiCE's fresh episodes per proximal step
+                learner.sampler = self._sampler(seat, learner.opponent.policy)
         from lola_zoo.agents.policies import Memory1Policy
 
         self._tabular = config.family == "matrix" and all(
@@ -646,17 +649,40 @@ class _BatchedBackend(_Backend):
             episodes = rollout_tabular(self.env, tables, self.generator)
         else:
             episodes = rollout(self.view, self.policies, self.generator)
+        if self.config.family == "matrix":
+            metrics = {"reward_per_step": episodes.mean_reward_per_step().detach()}
+        else:
+            from lola_zoo.envs.batched_coin import per_run_coin_metrics
+
+            # Read now: a learner that samples more episodes (POLA-DiCE, resample) replays the view.
+            own, other = self.view.pickups()
+            metrics = {k: v.detach() for k, v in per_run_coin_metrics(episodes.rewards, own, other).items()}
         grads = [None if learner is None else learner.gradient(episodes, seat)
                  for seat, learner in enumerate(self.learners)]
         for learner, g in zip(self.learners, grads):  # both step after both computed: learning together
             if learner is not None:
                 learner.apply(g)
-        if self.config.family == "matrix":
-            return {"reward_per_step": episodes.mean_reward_per_step().detach()}
-        from lola_zoo.envs.batched_coin import per_run_coin_metrics
+        return metrics
 
-        own, other = self.view.pickups()
-        return {k: v.detach() for k, v in per_run_coin_metrics(episodes.rewards, own, other).items()}
+    def _sampler(self, seat: int, opponent_policy: nn.Module) -> Callable[[Any, Any], Any]:
+        """Fresh episodes of this backend's game at given parameters of ``seat`` and of its (modelled) opponent."""
+        import copy
+
+        from lola_zoo.envs.batched import rollout, rollout_tabular
+
+        scratch = [copy.deepcopy(self.policies[seat]), copy.deepcopy(opponent_policy)]
+        order = scratch if seat == 0 else scratch[::-1]
+
+        def sample(own: Mapping[str, torch.Tensor], opponent: Mapping[str, torch.Tensor]) -> Any:
+            with torch.no_grad():
+                for module, params in zip(scratch, (own, opponent)):
+                    for name, t in module.named_parameters():
+                        t.copy_(params[name])
+                if self._tabular:
+                    return rollout_tabular(self.env, [p.probs().detach() for p in order], self.generator)
+                return rollout(self.view, order, self.generator)
+
+        return sample
 
     def row(self, m: Mapping[str, torch.Tensor]) -> dict[str, float]:
         if self.config.family == "matrix":
