@@ -64,6 +64,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--updates", type=_number(int, 1), help="updates per run (default: the preset's)")
     p.add_argument("--pola-inner-steps", type=_number(int, 1), default=None)
     p.add_argument("--pola-prox", type=_number(float, 0.0), default=None)
+    p.add_argument("--no-pola-resample", action="store_true",
+                   help="POLA-DiCE reuses each update's batch for its proximal steps (default: fresh episodes)")
     p.add_argument("--loqa-scale", type=_number(float, 0.0), default=None)
     p.add_argument("--aa-beta", type=_number(float, 0.0), default=None)
     p.add_argument("--only", default=None, help="comma-separated pairings row:col (e.g. pola:pola,loqa:nl)")
@@ -79,6 +81,8 @@ def run_pairing(args: argparse.Namespace, row: str, col: str) -> dict[str, Any]:
     preset = args.preset or ("linear" if args.game == "coin-game" else "quick")
     options = {k: getattr(args, k) for k in ("pola_inner_steps", "pola_prox", "loqa_scale", "aa_beta")
                if getattr(args, k) is not None}
+    if args.no_pola_resample:
+        options["pola_resample"] = False
     runs = args.runs if args.runs is not None else (None if args.game == "coin-game" else 64)
     cfg = preset_config(preset, args.game, (row, col), runs=runs, updates=args.updates, device=args.device,
                         learner_kwargs=options)

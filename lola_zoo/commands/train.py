@@ -62,6 +62,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="POLA: the opponent's anticipated proximal steps (pola/pola-om seats; default: 2)")
     parser.add_argument("--pola-outer-steps", type=int, help="POLA: the seat's own proximal steps per update (default: 1)")
     parser.add_argument("--pola-prox", type=float, help="POLA: proximity weight beta of both loops (default: 1)")
+    parser.add_argument("--no-pola-resample", action="store_true",
+                        help="POLA: reuse each update's batch for the proximal steps (default: fresh episodes per step)")
     parser.add_argument("--loqa-scale", type=float,
                         help="LOQA: inverse temperature 1/tau of the modelled opponent softmax (loqa seats; default: 1)")
     parser.add_argument("--runs", type=int, help="independent seeds trained together")
@@ -102,6 +104,10 @@ def config_from_args(args: argparse.Namespace) -> Any:
         if not (value >= minimum and value != float("inf")):  # also rejects NaN
             raise ValueError(f"{flag} must be a finite number >= {minimum}, got {value}")
         learner_kwargs[option] = value
+    if getattr(args, "no_pola_resample", False):
+        if not any(k in seats for k in ("pola", "pola-om")):
+            raise ValueError("--no-pola-resample applies to pola / pola-om seats; neither seat is one")
+        learner_kwargs["pola_resample"] = False
     if learner_kwargs:
         overrides["learner_kwargs"] = learner_kwargs
     plain_loop = any(str(a).lower() in SB3_KINDS or str(a).lower().startswith("axelrod:") for a in args.agents)
