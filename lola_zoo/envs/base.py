@@ -1,11 +1,17 @@
-"""What every lola-zoo PettingZoo environment shares: spaces held in dicts, PettingZoo's ``max_cycles`` name."""
+"""What every lola-zoo PettingZoo environment shares: spaces held in dicts, PettingZoo's ``max_cycles`` name,
+one ``render`` dispatch, and the module-level ``parallel_env`` / ``raw_env`` / ``env`` constructors."""
 
 from __future__ import annotations
 
-from gymnasium import spaces
-from pettingzoo import ParallelEnv
+from typing import Any, Callable
 
-__all__ = ["DilemmaParallelEnv"]
+import numpy as np
+from gymnasium import spaces
+from pettingzoo import AECEnv, ParallelEnv
+from pettingzoo.utils import wrappers
+from pettingzoo.utils.conversions import parallel_to_aec
+
+__all__ = ["DilemmaParallelEnv", "pettingzoo_constructors"]
 
 
 class DilemmaParallelEnv(ParallelEnv):
@@ -40,3 +46,49 @@ class DilemmaParallelEnv(ParallelEnv):
 
     def close(self) -> None:
         """Nothing to release; defined because ``render`` is overridden."""
+
+    def _render_ready(self) -> bool:
+        """Whether there is something to draw (subclasses: False before ``reset``)."""
+        return True
+
+    def _render_text(self) -> str:
+        raise NotImplementedError
+
+    def _render_rgb(self) -> np.ndarray:
+        raise NotImplementedError(f"{type(self).__name__} has no rgb_array rendering")
+
+    def render(self) -> Any:
+        """``"ansi"``: the state as text; ``"human"``: print it; ``"rgb_array"``: an (H, W, 3) uint8 picture."""
+        if self.render_mode is None:
+            import gymnasium
+
+            gymnasium.logger.warn("render() called without a render_mode; nothing rendered")
+            return None
+        if not self._render_ready():
+            raise RuntimeError("render() called before reset()")
+        if self.render_mode == "rgb_array":
+            return self._render_rgb()
+        text = self._render_text()
+        if self.render_mode == "human":
+            print(text)
+            return None
+        return text
+
+
+def pettingzoo_constructors(cls: Callable[..., ParallelEnv]) -> tuple[
+        Callable[..., ParallelEnv], Callable[..., AECEnv], Callable[..., AECEnv]]:
+    """``(parallel_env, raw_env, env)`` for an env class, as PettingZoo's environment modules define them."""
+
+    def parallel_env(**kwargs: Any) -> ParallelEnv:
+        """The parallel environment (PettingZoo module convention)."""
+        return cls(**kwargs)
+
+    def raw_env(**kwargs: Any) -> AECEnv:
+        """The AEC view of the parallel environment, without PettingZoo's safety wrappers."""
+        return parallel_to_aec(cls(**kwargs))
+
+    def env(**kwargs: Any) -> AECEnv:
+        """The AEC environment with PettingZoo's order-enforcing wrapper."""
+        return wrappers.OrderEnforcingWrapper(raw_env(**kwargs))
+
+    return parallel_env, raw_env, env

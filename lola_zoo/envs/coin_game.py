@@ -40,9 +40,8 @@ from typing import Any, Literal
 import numpy as np
 from gymnasium import spaces
 from gymnasium.utils import seeding
-from pettingzoo.utils import parallel_to_aec, wrappers
 
-from lola_zoo.envs.base import DilemmaParallelEnv
+from lola_zoo.envs.base import DilemmaParallelEnv, pettingzoo_constructors
 
 __all__ = [
     "ACTION_NAMES",
@@ -378,37 +377,11 @@ class CoinGame(DilemmaParallelEnv):
         cell[dist <= 0.22 * px] = _RGB[self.colours[self._owner]]
         return img
 
-    def render(self) -> str | np.ndarray | None:
-        """``"ansi"``: the grid as text; ``"human"``: print it; ``"rgb_array"``: (H, W, 3) uint8 image."""
-        if self.render_mode is None:
-            import gymnasium
-
-            gymnasium.logger.warn("render() called without a render_mode; nothing rendered")
-            return None
-        if not self._cells:
-            raise RuntimeError("render() called before reset()")
-        if self.render_mode == "rgb_array":
-            return self._render_rgb()
-        text = self._render_text()
-        if self.render_mode == "human":
-            print(text)
-            return None
-        return text
-
+    def _render_ready(self) -> bool:
+        """Nothing to draw before ``reset``."""
+        return bool(self._cells)
 
 metadata = CoinGame.metadata
 
 
-def parallel_env(**kwargs: Any) -> CoinGame:
-    """The parallel environment (PettingZoo module convention)."""
-    return CoinGame(**kwargs)
-
-
-def raw_env(**kwargs: Any):
-    """The AEC view of the parallel environment, without PettingZoo's safety wrappers."""
-    return parallel_to_aec(CoinGame(**kwargs))
-
-
-def env(**kwargs: Any):
-    """The AEC environment with PettingZoo's order-enforcing wrapper."""
-    return wrappers.OrderEnforcingWrapper(raw_env(**kwargs))
+parallel_env, raw_env, env = pettingzoo_constructors(CoinGame)

@@ -32,9 +32,8 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 from gymnasium.utils import seeding
-from pettingzoo.utils import parallel_to_aec, wrappers
 
-from lola_zoo.envs.base import DilemmaParallelEnv
+from lola_zoo.envs.base import DilemmaParallelEnv, pettingzoo_constructors
 
 __all__ = [
     "PLAYER_RGB",
@@ -274,35 +273,7 @@ class CournotGame(DilemmaParallelEnv):
         img[row(self.collusive_quantity), ::2] = (150, 150, 150)  # dashed: the collusive share
         return img
 
-    def render(self) -> str | np.ndarray | None:
-        """``"ansi"``: the round as text; ``"human"``: print it; ``"rgb_array"``: (H, W, 3) uint8 bars."""
-        if self.render_mode is None:
-            import gymnasium
-
-            gymnasium.logger.warn("render() called without a render_mode; nothing rendered")
-            return None
-        if self.render_mode == "rgb_array":
-            return self._render_rgb()
-        text = self._render_text()
-        if self.render_mode == "human":
-            print(text)
-            return None
-        return text
-
-
 metadata = CournotGame.metadata
 
 
-def parallel_env(**kwargs: Any) -> CournotGame:
-    """The parallel environment (PettingZoo module convention)."""
-    return CournotGame(**kwargs)
-
-
-def raw_env(**kwargs: Any) -> Any:
-    """The AEC view of the parallel environment, without PettingZoo's safety wrappers."""
-    return parallel_to_aec(CournotGame(**kwargs))
-
-
-def env(**kwargs: Any) -> Any:
-    """The AEC environment with PettingZoo's order-enforcing wrapper."""
-    return wrappers.OrderEnforcingWrapper(raw_env(**kwargs))
+parallel_env, raw_env, env = pettingzoo_constructors(CournotGame)

@@ -41,9 +41,8 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 from gymnasium.utils import seeding
-from pettingzoo.utils import parallel_to_aec, wrappers
 
-from lola_zoo.envs.base import DilemmaParallelEnv
+from lola_zoo.envs.base import DilemmaParallelEnv, pettingzoo_constructors
 from lola_zoo.envs.cournot import PLAYER_RGB, _count, _positive_number
 
 __all__ = [
@@ -282,35 +281,7 @@ class Fishery(DilemmaParallelEnv):
         img[height - 4:, :] = 60  # the ground line
         return img
 
-    def render(self) -> str | np.ndarray | None:
-        """``"ansi"``: the season as text; ``"human"``: print it; ``"rgb_array"``: (H, W, 3) uint8 picture."""
-        if self.render_mode is None:
-            import gymnasium
-
-            gymnasium.logger.warn("render() called without a render_mode; nothing rendered")
-            return None
-        if self.render_mode == "rgb_array":
-            return self._render_rgb()
-        text = self._render_text()
-        if self.render_mode == "human":
-            print(text)
-            return None
-        return text
-
-
 metadata = Fishery.metadata
 
 
-def parallel_env(**kwargs: Any) -> Fishery:
-    """The parallel environment (PettingZoo module convention)."""
-    return Fishery(**kwargs)
-
-
-def raw_env(**kwargs: Any) -> Any:
-    """The AEC view of the parallel environment, without PettingZoo's safety wrappers."""
-    return parallel_to_aec(Fishery(**kwargs))
-
-
-def env(**kwargs: Any) -> Any:
-    """The AEC environment with PettingZoo's order-enforcing wrapper."""
-    return wrappers.OrderEnforcingWrapper(raw_env(**kwargs))
+parallel_env, raw_env, env = pettingzoo_constructors(Fishery)

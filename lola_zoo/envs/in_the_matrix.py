@@ -62,10 +62,8 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.utils import seeding
 from numpy.typing import ArrayLike
-from pettingzoo.utils import parallel_to_aec, wrappers
-from pettingzoo.utils.env import AECEnv
 
-from lola_zoo.envs.base import DilemmaParallelEnv
+from lola_zoo.envs.base import DilemmaParallelEnv, pettingzoo_constructors
 from lola_zoo.envs.games import MatrixGame, symmetric_game
 
 if TYPE_CHECKING:  # torch is imported on first use: the PettingZoo env does not need it
@@ -634,23 +632,9 @@ class InTheMatrix(DilemmaParallelEnv):
                 block[y0:y1, split:x1] = _RESOURCE_RGB[1]
         return img
 
-    def render(self) -> str | np.ndarray | None:
-        """``"ansi"``: the grid as text; ``"human"``: print it; ``"rgb_array"``: (H, W, 3) uint8 image."""
-        if self.render_mode is None:
-            import gymnasium
-
-            gymnasium.logger.warn("render() called without a render_mode; nothing rendered")
-            return None
-        if not self._pos:
-            raise RuntimeError("render() called before reset()")
-        if self.render_mode == "rgb_array":
-            return self._render_rgb()
-        text = self._render_text()
-        if self.render_mode == "human":
-            print(text)
-            return None
-        return text
-
+    def _render_ready(self) -> bool:
+        """Nothing to draw before ``reset``."""
+        return bool(self._pos)
 
 def check_state(
     state: InTheMatrixState, n_players: int, grid_size: int, n_resources: int, freeze_steps: int, max_steps: int
@@ -704,19 +688,7 @@ def check_state(
 metadata = InTheMatrix.metadata
 
 
-def parallel_env(**kwargs: Any) -> InTheMatrix:
-    """The parallel environment (PettingZoo module convention)."""
-    return InTheMatrix(**kwargs)
-
-
-def raw_env(**kwargs: Any) -> AECEnv:
-    """The AEC view of the parallel environment, without PettingZoo's safety wrappers."""
-    return parallel_to_aec(InTheMatrix(**kwargs))
-
-
-def env(**kwargs: Any) -> AECEnv:
-    """The AEC environment with PettingZoo's order-enforcing wrapper."""
-    return wrappers.OrderEnforcingWrapper(raw_env(**kwargs))
+parallel_env, raw_env, env = pettingzoo_constructors(InTheMatrix)
 
 
 # ======================================================================== batched twin

@@ -13,9 +13,8 @@ from typing import Any, Literal
 import numpy as np
 from gymnasium import spaces
 from gymnasium.utils import seeding
-from pettingzoo.utils import parallel_to_aec, wrappers
 
-from lola_zoo.envs.base import DilemmaParallelEnv
+from lola_zoo.envs.base import DilemmaParallelEnv, pettingzoo_constructors
 from lola_zoo.envs.games import CANONICAL_GAMES, MatrixGame
 
 __all__ = ["IteratedMatrixGame", "parallel_env", "env", "raw_env", "perspective_tables"]
@@ -189,19 +188,6 @@ class IteratedMatrixGame(DilemmaParallelEnv):
         pay = ", ".join(f"{r:+g}" for r in self._last_rewards or ())
         return f"{self.game.name} round {self._round}/{self.max_steps}: {moves} -> payoffs ({pay})"
 
-    def render(self) -> str | None:
-        """``"ansi"`` returns the last round as text; ``"human"`` prints it."""
-        if self.render_mode is None:
-            import gymnasium
-
-            gymnasium.logger.warn("render() called without a render_mode; nothing rendered")
-            return None
-        text = self._render_text()
-        if self.render_mode == "human":
-            print(text)
-            return None
-        return text
-
     def state(self) -> np.ndarray:
         """Global state: the previous joint action from player_0's perspective (as observed)."""
         if self._last_joint is None:
@@ -210,16 +196,4 @@ class IteratedMatrixGame(DilemmaParallelEnv):
         return self._obs_table[self._state_of[0][flat]]
 
 
-def parallel_env(**kwargs: Any) -> IteratedMatrixGame:
-    """The parallel environment (PettingZoo module convention)."""
-    return IteratedMatrixGame(**kwargs)
-
-
-def raw_env(**kwargs: Any):
-    """The AEC view of the parallel environment, without PettingZoo's safety wrappers."""
-    return parallel_to_aec(IteratedMatrixGame(**kwargs))
-
-
-def env(**kwargs: Any):
-    """The AEC environment with PettingZoo's order-enforcing wrapper."""
-    return wrappers.OrderEnforcingWrapper(raw_env(**kwargs))
+parallel_env, raw_env, env = pettingzoo_constructors(IteratedMatrixGame)
