@@ -17,16 +17,14 @@ needs the opponent's rewards, which every batched episode carries.
 
 from __future__ import annotations
 
-from typing import Any, cast
-
 import torch
-from torch import nn
 
 from lola_zoo.agents.dice import leave_one_out_baseline
 from lola_zoo.agents.naive import (
     Params,
     PolicyGradient,
     SeatBatch,
+    WrappedLearner,
     episode_mean,
     params_of,
     returns_to_go,
@@ -53,7 +51,7 @@ def aligned_advantages(own: torch.Tensor, opponent: torch.Tensor, gamma: float, 
     return out
 
 
-class AdvantageAlignment:
+class AdvantageAlignment(WrappedLearner):
     """AA-PG: policy gradient on aligned Monte-Carlo advantages (see the module docstring).
 
     :param base: the naive learner whose policy, γ and optimiser are used.
@@ -67,11 +65,6 @@ class AdvantageAlignment:
             raise ValueError(f"Advantage Alignment's beta must be >= 0, got {beta!r}")
         self.base, self.beta = base, float(beta)
         self.last_metrics: dict[str, float] = {}
-
-    @property
-    def policy(self) -> nn.Module:
-        """The learner's policy (the base learner's)."""
-        return self.base.policy
 
     def gradient(self, episodes: Episodes, seat: int) -> Params:
         """The Advantage Alignment gradient of seat ``seat``, estimated from ``episodes``."""
@@ -88,21 +81,3 @@ class AdvantageAlignment:
         self.last_metrics = {"alignment_share": float((weights - own).abs().mean() / own.abs().mean().clamp_min(1e-12))}
         return {k: torch.zeros_like(v) if g is None else g for (k, v), g in zip(params.items(), grads)}
 
-    def apply(self, gradient: Params) -> None:
-        """Step the base learner along ``gradient``."""
-        self.base.apply(gradient)
-
-    def update(self, episodes: Episodes, seat: int) -> dict[str, float]:
-        """Compute the gradient on ``episodes`` and apply it; returns the gradient norm."""
-        grad = self.gradient(episodes, seat)
-        self.apply(grad)
-        norm = torch.sqrt(cast(torch.Tensor, sum((g.double() ** 2).sum() for g in grad.values())))
-        return {"grad_norm": float(norm), **self.last_metrics}
-
-    def state_dict(self) -> dict[str, Any]:
-        """The base learner's state."""
-        return self.base.state_dict()
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore :meth:`state_dict`."""
-        self.base.load_state_dict(state)

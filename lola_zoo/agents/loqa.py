@@ -24,7 +24,7 @@ the learner.  ``scale`` is ``1/τ``; with ``scale = 0`` LOQA is NL-PG with the s
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 import torch
 from torch import nn
@@ -34,6 +34,7 @@ from lola_zoo.agents.naive import (
     Params,
     PolicyGradient,
     SeatBatch,
+    WrappedLearner,
     episode_mean,
     params_of,
     trajectory_log_probs,
@@ -73,7 +74,7 @@ def loqa_surrogate(
     return (discount * own_adv * (own_log_probs + log_pi2_hat)).sum(-1)
 
 
-class LOQA:
+class LOQA(WrappedLearner):
     """LOQA-PG: the policy gradient plus LOQA's opponent-Q shaping term (see the module docstring).
 
     :param base: the naive learner whose policy, γ and optimiser are used.
@@ -99,11 +100,6 @@ class LOQA:
         self.base, self.scale = base, float(scale)
         self.last_metrics: dict[str, float] = {}
 
-    @property
-    def policy(self) -> nn.Module:
-        """The learner's policy (the base learner's)."""
-        return self.base.policy
-
     def gradient(self, episodes: Episodes, seat: int) -> Params:
         """The LOQA gradient of seat ``seat``, estimated from ``episodes``."""
         b = SeatBatch.from_episodes(episodes, seat)
@@ -120,22 +116,3 @@ class LOQA:
         grads = torch.autograd.grad(objective, list(params.values()), allow_unused=True)
         return {k: torch.zeros_like(v) if g is None else g for (k, v), g in zip(params.items(), grads)}
 
-    def apply(self, gradient: Params) -> None:
-        """Step the base learner along ``gradient``."""
-        self.base.apply(gradient)
-
-    def update(self, episodes: Episodes, seat: int) -> dict[str, float]:
-        """Compute the gradient on ``episodes`` and apply it; returns the gradient norm."""
-        grad = self.gradient(episodes, seat)
-        self.apply(grad)
-        norm = torch.sqrt(cast(torch.Tensor, sum((g.double() ** 2).sum() for g in grad.values())))
-        return {"grad_norm": float(norm), **self.last_metrics}
-
-    def state_dict(self) -> dict[str, Any]:
-        """The base learner's state and the opponent model's."""
-        return {"base": self.base.state_dict(), "opponent": self.opponent.state_dict()}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore :meth:`state_dict`."""
-        self.base.load_state_dict(state["base"])
-        self.opponent.load_state_dict(state["opponent"])

@@ -37,6 +37,8 @@ __all__ = [
     "entropy_surrogate",
     "returns_to_go",
     "PolicyGradient",
+    "WrappedLearner",
+    "gradient_norm",
 ]
 
 Params = dict[str, torch.Tensor]
@@ -283,3 +285,54 @@ class PolicyGradient:
         if self.critic is not None and self.critic_optimizer is not None and "critic" in state:
             self.critic.load_state_dict(state["critic"])
             self.critic_optimizer.load_state_dict(state["critic_optimizer"])
+
+
+def gradient_norm(gradient: Params) -> float:
+    """The Euclidean norm of a gradient over all its parameters (in double precision)."""
+    return float(torch.sqrt(cast(torch.Tensor, sum((g.double() ** 2).sum() for g in gradient.values()))))
+
+
+class WrappedLearner:
+    """The plumbing of a learner built around a :class:`PolicyGradient` ``base``: its policy, steps and state.
+
+    Subclasses define :meth:`gradient`; the base learner's optimiser applies it.  A subclass with an
+    ``opponent`` handle (white-box or model) saves it beside the base learner's state.
+    """
+
+    base: PolicyGradient
+    last_metrics: dict[str, float]
+
+    def gradient(self, episodes: Episodes, seat: int) -> Params:
+        """The learner's gradient for seat ``seat`` from ``episodes``."""
+        raise NotImplementedError
+
+    @property
+    def policy(self) -> nn.Module:
+        """The learner's own policy (the base learner's)."""
+        return self.base.policy
+
+    def apply(self, gradient: Params) -> None:
+        """Step the base learner along ``gradient``."""
+        self.base.apply(gradient)
+
+    def update(self, episodes: Episodes, seat: int) -> dict[str, float]:
+        """Compute the gradient on ``episodes`` and apply it; returns its norm and the learner's metrics."""
+        grad = self.gradient(episodes, seat)
+        self.apply(grad)
+        return {"grad_norm": gradient_norm(grad), **self.last_metrics}
+
+    def state_dict(self) -> dict[str, Any]:
+        """The base learner's state (and the opponent handle's, when there is one)."""
+        opponent = getattr(self, "opponent", None)
+        if opponent is None:
+            return self.base.state_dict()
+        return {"base": self.base.state_dict(), "opponent": opponent.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict`."""
+        opponent = getattr(self, "opponent", None)
+        if opponent is None:
+            self.base.load_state_dict(state)
+            return
+        self.base.load_state_dict(state["base"])
+        opponent.load_state_dict(state["opponent"])

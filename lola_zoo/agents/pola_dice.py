@@ -37,13 +37,13 @@ instead of its parameters — the LOLA-OM construction applied to POLA.
 
 from __future__ import annotations
 
-from typing import Any, Callable, cast
+from typing import Any, Callable
 
 import torch
 from torch import nn
 
 from lola_zoo.agents.dice import dice_objective
-from lola_zoo.agents.naive import Params, PolicyGradient, SeatBatch, episode_mean, params_of, trajectory_log_probs
+from lola_zoo.agents.naive import Params, PolicyGradient, SeatBatch, WrappedLearner, episode_mean, params_of, trajectory_log_probs
 from lola_zoo.agents.opponent_model import OpponentModel, WhiteBoxOpponent
 from lola_zoo.envs.batched import Episodes
 
@@ -177,7 +177,7 @@ def _positive_int(name: str, value: Any) -> int:
     return int(value)
 
 
-class POLADiCE:
+class POLADiCE(WrappedLearner):
     """POLA-DiCE (white-box) or POLA-OM (black-box) over a base policy-gradient learner.
 
     :param base: the naive learner whose policy, γ, lr, baseline/critic and optimiser are used.
@@ -238,11 +238,6 @@ class POLADiCE:
         self.name = "POLA-DiCE" if opponent == "white-box" else "POLA-OM"
         self.last_metrics: dict[str, float] = {}
 
-    @property
-    def policy(self) -> nn.Module:
-        """The learner's own policy (the base learner's)."""
-        return self.base.policy
-
     def gradient(self, episodes: Episodes, seat: int) -> Params:
         """The POLA direction of seat ``seat``, estimated from ``episodes``."""
         batch = SeatBatch.from_episodes(episodes, seat)
@@ -259,22 +254,3 @@ class POLADiCE:
         self.last_metrics.update(self.base.last_metrics)
         return grad
 
-    def apply(self, gradient: Params) -> None:
-        """Step the base learner along ``gradient``."""
-        self.base.apply(gradient)
-
-    def update(self, episodes: Episodes, seat: int) -> dict[str, float]:
-        """Compute the POLA direction on ``episodes`` and apply it."""
-        grad = self.gradient(episodes, seat)
-        self.apply(grad)
-        norm = torch.sqrt(cast(torch.Tensor, sum((g.double() ** 2).sum() for g in grad.values())))
-        return {"grad_norm": float(norm), **self.last_metrics}
-
-    def state_dict(self) -> dict[str, Any]:
-        """The base learner's state and the opponent model's."""
-        return {"base": self.base.state_dict(), "opponent": self.opponent.state_dict()}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore :meth:`state_dict`."""
-        self.base.load_state_dict(state["base"])
-        self.opponent.load_state_dict(state["opponent"])
