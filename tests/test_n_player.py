@@ -106,3 +106,20 @@ def test_the_engine_trains_n_player_seats_and_refuses_the_two_player_kinds() -> 
         TrainConfig(game="public-goods-3", agents=("pola", "nl", "nl"))
     with pytest.raises(ValueError, match="one seat per player: 'public-goods-3' has 3"):
         TrainConfig(game="public-goods-3", agents=("nl", "nl"))
+
+
+def test_train_takes_the_family_keywords_and_refuses_them_elsewhere(tmp_path, capsys) -> None:
+    import json
+
+    from lola_zoo.cli import main
+    from lola_zoo.experiments.engine import TrainConfig, Trainer
+
+    backend = Trainer(TrainConfig(game="public-goods-3", agents=("nl",) * 3, runs=1, env_kwargs={"factor": 2.7})).backend
+    assert backend.game.payoffs[0, 0, 0, 0] == pytest.approx(1.7)
+    assert main(["train", "--game", "public-goods-3", "--agents", "nl", "--env-kwarg", "factor=2.7", "--runs", "1",
+                 "--updates", "1", "--episodes-per-batch", "4", "--no-progress", "--out", str(tmp_path / "a")]) == 0
+    assert json.loads((tmp_path / "a" / "metrics.json").read_text())["config"]["env_kwargs"] == {"factor": 2.7}
+    assert main(["train", "--agents", "nl", "nl", "--env-kwarg", "factor", "--out", str(tmp_path / "b")]) == 2
+    assert "--env-kwarg must look like KEY=VALUE" in capsys.readouterr().err
+    assert main(["train", "--agents", "nl", "nl", "--env-kwarg", "factor=2", "--out", str(tmp_path / "c")]) == 2
+    assert "takes no keyword arguments ['factor']" in capsys.readouterr().err

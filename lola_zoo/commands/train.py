@@ -8,6 +8,7 @@ TensorBoard or offline Weights & Biases logs.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from typing import Any
 
@@ -66,6 +67,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="POLA: reuse each update's batch for the proximal steps (default: fresh episodes per step)")
     parser.add_argument("--loqa-scale", type=float,
                         help="LOQA: inverse temperature 1/tau of the modelled opponent softmax (loqa seats; default: 1)")
+    parser.add_argument("--env-kwarg", action="append", default=[], metavar="KEY=VALUE",
+                        help="a keyword of the game, repeatable (VALUE read as JSON, else text): factor=2.5 for "
+                             "public-goods-N, grid_size=4 for coin-game, payoffs=\"ipd\" for in-the-matrix")
     parser.add_argument("--runs", type=int, help="independent seeds trained together")
     parser.add_argument("--seed", type=int, help="base seed (default: 0)")
     parser.add_argument("--init-std", type=float, help="std of the initial memory-1 logits (default: 1)")
@@ -92,6 +96,17 @@ def config_from_args(args: argparse.Namespace) -> Any:
     overrides: dict[str, Any] = {k: getattr(args, k) for k in _OVERRIDES if getattr(args, k, None) is not None}
     if args.no_baseline:
         overrides["baseline"] = False
+    env_kwargs: dict[str, Any] = {}
+    for item in getattr(args, "env_kwarg", None) or []:
+        key, sep, text = str(item).partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--env-kwarg must look like KEY=VALUE, got {item!r}")
+        try:
+            env_kwargs[key.strip()] = json.loads(text)
+        except json.JSONDecodeError:
+            env_kwargs[key.strip()] = text
+    if env_kwargs:
+        overrides["env_kwargs"] = env_kwargs
     learner_kwargs: dict[str, Any] = {}
     seats = [str(a).lower() for a in args.agents]
     for option, (kinds, minimum) in _LEARNER_FLAGS.items():

@@ -143,7 +143,8 @@ class TrainConfig:
     :param om_lr: Adam learning rate of that model.
     :param window: updates averaged for the final numbers.
     :param checkpoint_every: updates between checkpoints.
-    :param env_kwargs: extra keyword arguments of the env (Coin Game: ``grid_size``, ``coin_respawn``, ``tie_rule``).
+    :param env_kwargs: extra keyword arguments of the env (Coin Game: ``grid_size``, ``coin_respawn``, ``tie_rule``;
+        public goods: ``factor``, ``cost``; plain-loop envs such as in-the-matrix: any of their keywords).
     :param policy_kwargs: extra keyword arguments of the policy builder (``channels``, ``features``, ``hidden_size``, ``egocentric``).
     :param learner_kwargs: extra keyword arguments of the learners (new options of PolicyGradient / LOLA).
     """
@@ -565,7 +566,8 @@ class _BatchedBackend(_Backend):
         from lola_zoo.registry import game as registered_game
 
         c = self.config
-        self.game = registered_game(c.game)
+        # A family's own keywords (public goods: factor=, cost=) rebuild its stage game; others are refused by name.
+        self.game = registered_game(c.game, **{k: v for k, v in c.env_kwargs.items() if k != "max_steps"})
         self.n_actions = list(self.game.n_actions)
         init = torch.Generator().manual_seed(c.seed)
         built: list[Any] = []
