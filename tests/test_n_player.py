@@ -123,3 +123,26 @@ def test_train_takes_the_family_keywords_and_refuses_them_elsewhere(tmp_path, ca
     assert "--env-kwarg must look like KEY=VALUE" in capsys.readouterr().err
     assert main(["train", "--agents", "nl", "nl", "--env-kwarg", "factor=2", "--out", str(tmp_path / "c")]) == 2
     assert "takes no keyword arguments ['factor']" in capsys.readouterr().err
+
+
+def test_n_player_tournament_plays_focal_entrants_against_fields(tmp_path) -> None:
+    from lola_zoo.experiments.tournament import TournamentConfig, format_tournament, play_field_match, run_tournament
+
+    cfg = TournamentConfig(game="public-goods-3", entrants=("NL-Ex", "LOLA-Ex", "Random"), runs=8, rounds=40)
+    assert len(cfg.pairs()) == 9 and ("NL-Ex", "LOLA-Ex") in cfg.pairs() and ("LOLA-Ex", "NL-Ex") in cfg.pairs()
+    match = play_field_match(cfg, "LOLA-Ex", "LOLA-Ex")
+    assert match["n_players"] == 3 and len(match["row_runs"]) == 8
+    result = run_tournament(cfg, tmp_path, workers=0, progress=False)
+    m = {(a, b): result.matrix[i, j] for i, a in enumerate(result.names) for j, b in enumerate(result.names)}
+    assert np.isfinite(result.matrix).all()
+    assert m[("LOLA-Ex", "LOLA-Ex")] > m[("NL-Ex", "NL-Ex")] + 0.3  # a LOLA field sustains contribution
+    assert m[("NL-Ex", "LOLA-Ex")] > m[("LOLA-Ex", "LOLA-Ex")] - 0.5  # ...and a free-rider among it does fine
+    assert "focal/field" in format_tournament(result)
+
+
+def test_n_player_tournament_refuses_two_player_entrants_by_name() -> None:
+    from lola_zoo.experiments.tournament import N_PLAYER_ENTRANTS, TournamentConfig
+
+    assert TournamentConfig(game="ipd-3").entrants == N_PLAYER_ENTRANTS
+    with pytest.raises(ValueError, match=r"N-player tournaments take exact-value entrants and Random, not \['TFT', 'NL-PG'\]"):
+        TournamentConfig(game="ipd-3", entrants=("LOLA-Ex", "TFT", "NL-PG"))

@@ -47,6 +47,8 @@ __all__ = [
     "ENTRANTS",
     "PAPER_ENTRANTS",
     "DEFAULT_ENTRANTS",
+    "N_PLAYER_ENTRANTS",
+    "play_field_match",
     "FIXED_ENTRANTS",
     "register_entrant",
     "mfos_training_config",
@@ -75,7 +77,9 @@ _EPS = 1e-6  # probabilities are clipped before turning into logits, as the refe
 class TournamentConfig:
     """Settings of one tournament; the defaults are the paper's IPD tournament (see docs/tournament.md).
 
-    :param game: registered two-player iterated matrix game.
+    :param game: registered iterated matrix game. With more than two players a match is one *focal*
+        entrant (seat 0) against N − 1 copies of a *field* entrant, every ordered pair, exact-value
+        entrants and Random only (:func:`play_field_match`).
     :param entrants: entrant names (see :data:`ENTRANTS`).
     :param mode: ``"round-robin"`` (every pair, self-play included) or ``"against-fixed"`` (every
         learner against every fixed strategy).
@@ -124,11 +128,16 @@ class TournamentConfig:
             raise ValueError(f"tournament matches run on the CPU (tables of runs x 5 numbers); got device "
                              f"{self.device!r} — use --device cpu or auto")
         game = lola_zoo.game(self.game)
-        if game.n_players != 2:
-            raise ValueError(f"tournaments need a two-player game; {self.game!r} has {game.n_players}")
-        names = tuple(self.entrants) or DEFAULT_ENTRANTS
+        names = tuple(self.entrants) or (DEFAULT_ENTRANTS if game.n_players == 2 else N_PLAYER_ENTRANTS)
         for name in names:
             entrant_factory(name)
+        if game.n_players > 2:
+            unfit = [n for n in names if not _plays_n_player(entrant_factory(n))]
+            if unfit:
+                raise ValueError(f"{self.game!r} has {game.n_players} players; N-player tournaments take exact-value "
+                                 f"entrants and Random, not {unfit}")
+            if self.mode != "round-robin":
+                raise ValueError("N-player tournaments are round robins of focal entrants against fields")
         if len(set(names)) != len(names):
             raise ValueError(f"entrants must be distinct, got {names}")
         object.__setattr__(self, "entrants", names)
@@ -146,8 +155,11 @@ class TournamentConfig:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
 
     def pairs(self) -> list[tuple[str, str]]:
-        """The matches: unordered pairs with self-play (round robin) or learner x fixed strategy."""
+        """The matches: unordered pairs with self-play (round robin), learner x fixed strategy, or
+        (N-player games) every ordered (focal, field) pair."""
         names = list(self.entrants)
+        if lola_zoo.game(self.game).n_players > 2:
+            return [(a, b) for a in names for b in names]
         if self.mode == "round-robin":
             return [(a, b) for i, a in enumerate(names) for b in names[i:]]
         fixed = [n for n in names if n in FIXED_ENTRANTS]
@@ -288,6 +300,12 @@ class ExactEntrant(Entrant):
         params = [self.theta, opponent.logits.to(DTYPE)]
         if self.seat == 1:
             params.reverse()
+        d = Derivatives(self.value_fn, params, create_graph=self.learner.second_order)
+        self.theta = (self.theta + self.step * self.learner.direction(d, self.seat)).detach()
+
+    def learn_n(self, logits: Sequence[torch.Tensor]) -> None:
+        """N players: ``theta += step * direction`` with every other seat's logits in place (corrections sum over them)."""
+        params = [self.theta if i == self.seat else t.to(DTYPE) for i, t in enumerate(logits)]
         d = Derivatives(self.value_fn, params, create_graph=self.learner.second_order)
         self.theta = (self.theta + self.step * self.learner.direction(d, self.seat)).detach()
 
@@ -588,6 +606,8 @@ ENTRANTS: dict[str, tuple[type[Entrant], str]] = {
 #: the reference code's tournament (lola/tournament.py): exact LOLA and NL, NL-Q, JAL-Q, PHC, WoLF-PHC
 PAPER_ENTRANTS: tuple[str, ...] = ("NL-Q", "JAL-Q", "PHC", "WoLF-PHC", "NL-Ex", "LOLA-Ex")
 FIXED_ENTRANTS: tuple[str, ...] = ("TFT", "AllD", "AllC", "Random")
+#: the default field of N-player games (exact-value rules that sum their corrections over opponents, and Random)
+N_PLAYER_ENTRANTS: tuple[str, ...] = ("NL-Ex", "LOLA-Ex", "SOS-Ex", "Random")
 DEFAULT_ENTRANTS: tuple[str, ...] = (
     "NL-Ex", "LOLA-Ex", "HOLA-Ex", "SOS-Ex", "NL-PG", "LOLA-PG", "LOLA-OM", "NL-Q", "JAL-Q", "FP", *FIXED_ENTRANTS,
 )
@@ -618,6 +638,50 @@ def play_match(config: TournamentConfig, row: str, col: str, seed: int = 0, prog
     return play_league(config, [(row, col)], seed=seed, progress=progress)[0]
 
 
+def _plays_n_player(cls: type[Entrant]) -> bool:
+    """Whether an entrant plays games of more than two players: exact-value rules (not COLA's 2x2 rule) and Random."""
+    return (issubclass(cls, ExactEntrant) and not issubclass(cls, COLAEntrant)) or issubclass(cls, RandomEntrant)
+
+
+def play_field_match(config: TournamentConfig, focal: str, field: str, seed: int = 0) -> dict[str, Any]:
+    """N-player games: ``focal`` in seat 0 against N − 1 independent copies of ``field``, learning together.
+
+    The result has the two-player match's keys: ``row`` is the focal entrant's reward per step,
+    ``col`` the field's (its copies' mean); ``n_players`` marks it, so the cross table fills the
+    focal entrant's cell only (its field's cell is another match).
+    """
+    game = lola_zoo.game(config.game)
+    n_players = game.n_players
+    players: list[Entrant] = []
+    for seat in range(n_players):
+        name = focal if seat == 0 else field
+        gen = torch.Generator().manual_seed(seed * 1_000_003 + _stable_id(f"{focal}>{field}|{seat}"))
+        players.append(entrant_factory(name)(game, seat, config, gen))
+    from lola_zoo.envs.exact import exact_value_per_step
+
+    values = torch.zeros(config.rounds, config.runs, n_players, dtype=DTYPE)
+    for r in range(config.rounds):
+        values[r] = exact_value_per_step(game, [p.policy().detach() for p in players], config.gamma, kind="probs")
+        logits = [p.logits().detach().clone() for p in players]  # simultaneous: every view before any update
+        for p in players:
+            if isinstance(p, ExactEntrant):
+                p.learn_n(logits)
+    probs = [p.policy().detach() for p in players]
+    final = exact_value_per_step(game, probs, config.gamma, kind="probs")
+    if not torch.isfinite(values).all():
+        raise RuntimeError(f"{focal} vs a field of {field}: values became non-finite")
+    mean = values.mean(0)
+    field_mean, field_final = mean[:, 1:].mean(-1), final[:, 1:].mean(-1)
+    return {
+        "row": focal, "col": field, "n_players": n_players,
+        "row_runs": mean[:, 0].tolist(), "col_runs": field_mean.tolist(),
+        "row_final_runs": final[:, 0].tolist(), "col_final_runs": field_final.tolist(),
+        "row_mean": float(mean[:, 0].mean()), "col_mean": float(field_mean.mean()),
+        "curve_row": values[:, :, 0].mean(1).tolist(), "curve_col": values[:, :, 1:].mean((1, 2)).tolist(),
+        "final_policy_row": probs[0].mean(0)[:, 0].tolist(), "final_policy_col": probs[1].mean(0)[:, 0].tolist(),
+    }
+
+
 def _stable_id(text: str) -> int:
     """A seed offset from a name, the same in every process (``hash()`` is salted per process)."""
     return sum(ord(c) * (j + 1) for j, c in enumerate(text)) % 100_003
@@ -637,6 +701,8 @@ def play_league(config: TournamentConfig, pairs: Sequence[tuple[str, str]], seed
     B, M = config.runs, len(pairs)
     if M == 0:
         raise ValueError("play_league needs at least one pair")
+    if game.n_players > 2:
+        return [play_field_match(config, a, b, seed) for a, b in pairs]
     slots: dict[tuple[str, int], list[int]] = {}
     for k, (a, b) in enumerate(pairs):
         slots.setdefault((a, 0), []).append(k)
@@ -778,7 +844,8 @@ def aggregate(config: TournamentConfig, matches: Sequence[dict[str, Any]]) -> To
     per_run: dict[tuple[str, str], list[float]] = {}
     for m in matches:
         a, b = m["row"], m["col"]
-        sides = [(a, b, "row"), (b, a, "col")]
+        # An N-player match fills the focal entrant's cell only: the field's cell is its own match.
+        sides = [(a, b, "row"), (b, a, "col")] if m.get("n_players", 2) == 2 else [(a, b, "row")]
         for me, other, side in sides:
             if me in index_r and other in index_c:
                 matrix[index_r[me], index_c[other]] = np.mean(m[f"{side}_runs"])
@@ -869,8 +936,9 @@ def _round(v: float) -> float | None:
 def format_tournament(result: TournamentResult) -> str:
     """The cross table and the ranking as plain text."""
     cols = result.cols  # type: ignore[attr-defined]
-    width = max(8, *(len(n) for n in result.names))
-    lines = [f"{'row vs col':<{width}} " + " ".join(f"{c:>8}" for c in cols)]
+    corner = "row vs col" if lola_zoo.game(result.config.game).n_players == 2 else "focal/field"
+    width = max(11, *(len(n) for n in result.names))
+    lines = [f"{corner:<{width}} " + " ".join(f"{c:>8}" for c in cols)]
     for i, name in enumerate(result.names):
         cells = " ".join(f"{v:>8.3f}" if np.isfinite(v) else f"{'':>8}" for v in result.matrix[i])
         lines.append(f"{name:<{width}} {cells}")
