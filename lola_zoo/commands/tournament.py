@@ -23,7 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="paper: the reference field (NL-Q, JAL-Q, PHC, WoLF-PHC, NL-Ex, LOLA-Ex) on the IPD and IMP, 50 rounds "
              "of 200 steps, printed beside the paper's Figure 4; sets game, entrants, gamma, rounds, steps per round",
     )
-    parser.add_argument("--game", default="ipd", help="registered matrix game; N-player games (public-goods-3, ipd-4...) play focal entrants against fields (default: ipd)")
+    parser.add_argument("--game", default="ipd",
+                        help="registered matrix game; N-player games (public-goods-3, ipd-4...) play focal entrants "
+                             "against fields (default: ipd)")
     parser.add_argument(
         "--entrants", default=None,
         help=f"comma-separated entrants (default: {','.join(DEFAULT_ENTRANTS)}); known: {', '.join(ENTRANTS)}",
