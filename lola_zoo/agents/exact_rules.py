@@ -28,7 +28,7 @@ from __future__ import annotations
 import difflib
 import functools
 from dataclasses import dataclass, field
-from typing import Callable, Sequence, cast
+from typing import Any, Callable, Sequence, cast
 
 import torch
 
@@ -343,7 +343,7 @@ def register_learner(name: str, factory: Callable[..., Learner], description: st
     LEARNERS[name] = (factory, description)
 
 
-def make_learner(name: str, **hyper_parameters: float) -> Learner:
+def make_learner(name: str, **hyper_parameters: Any) -> Learner:
     """Build the registered learner ``name`` (e.g. ``"lola"``, ``"sos"``) with its hyper-parameters."""
     key = _ALIASES.get(name, name)
     if key not in LEARNERS:
@@ -355,7 +355,8 @@ def make_learner(name: str, **hyper_parameters: float) -> Learner:
                     "first, or `lola-zoo exact --learners cola ...`, which trains them")
         raise KeyError(f"unknown learner {name!r}{hint} (known: {', '.join(sorted(LEARNERS))})")
     eta = hyper_parameters.get("eta", 1.0)
-    if not float(eta) >= 0.0:  # also rejects NaN
+    # A tensor eta (one per batch row, shape (B, 1)) runs a grid of correction rates as one batch.
+    if not bool(torch.all(torch.as_tensor(eta) >= 0.0)):  # also rejects NaN
         raise ValueError(f"correction rate eta must be >= 0, got {eta!r}")
     return LEARNERS[key][0](**hyper_parameters)
 
@@ -364,7 +365,7 @@ def exact_update(
     value_fn: ValueFn,
     params: Sequence[torch.Tensor],
     learners: Sequence[Learner],
-    lrs: Sequence[float],
+    lrs: Sequence[float | torch.Tensor],
 ) -> tuple[list[torch.Tensor], torch.Tensor]:
     """One simultaneous update of every player: ``θ_i ← θ_i + δ_i · direction_i``.
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from lola_zoo.devices import add_device_argument
 
@@ -41,6 +42,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hidden", type=int, default=8, help="hidden units of the mlp policy (default: 8)")
     parser.add_argument("--cola-steps", type=int, default=1000,
                         help="COLA: Adam steps on the consistency loss before the run, when a learner is 'cola' (default: 1000)")
+    parser.add_argument("--grid-lr", metavar="VALUES",
+                        help="a grid of learning rates, '0.1,0.5,1' or 'start:stop:count', run with --grid-eta as one "
+                             "batch of cells x seeds; writes grid.csv, grid.json and a heat-map grid.png")
+    parser.add_argument("--grid-eta", metavar="VALUES", help="a grid of correction rates (same forms as --grid-lr)")
     parser.add_argument("--dtype", default="float64", choices=["float64", "float32"])
     parser.add_argument("--out", default=None, help="output folder (default: runs/exact-<timestamp>)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
@@ -65,6 +70,8 @@ def run(args: argparse.Namespace) -> int:
     )
     out = Path(args.out) if args.out else default_out_dir("exact")
     out.mkdir(parents=True, exist_ok=True)
+    if args.grid_lr is not None or args.grid_eta is not None:
+        return _run_grid(args, config, out)
     print(f"lola-zoo exact: {config.label()} on {config.game}, gamma {config.discount}, {config.seeds} seeds x "
           f"{config.steps} updates; writing to {out}")
     result = run_exact(config, progress=not args.no_progress)
@@ -79,6 +86,28 @@ def run(args: argparse.Namespace) -> int:
     for name, policy in summary["mean_final_policy"].items():
         print(f"  mean final P(first action | state), {name}: " + ", ".join(f"{k} {v:.2f}" for k, v in policy.items()))
     print(f"  {result.seconds:.2f} s of updates; wrote {out / 'summary.json'} and {len(plots)} plots")
+    return 0
+
+
+def _run_grid(args: argparse.Namespace, config: Any, out: Path) -> int:
+    """The (lr, eta) grid: one batched run, a table of its corners and best cell, the files."""
+    from lola_zoo.experiments.grid import parse_axis, run_exact_grid, save_grid
+
+    if len(set(args.lr)) > 1 or len(set(args.eta)) > 1:
+        raise ValueError("a grid gives every player the same lr and eta; pass one --lr / --eta value with --grid-*")
+    lrs = parse_axis(args.grid_lr, "--grid-lr") if args.grid_lr is not None else (args.lr[0],)
+    etas = parse_axis(args.grid_eta, "--grid-eta") if args.grid_eta is not None else (args.eta[0],)
+    print(f"lola-zoo exact: {config.label()} on {config.game}, grid {len(lrs)} lr x {len(etas)} eta x {config.seeds} "
+          f"seeds = {len(lrs) * len(etas) * config.seeds} runs x {config.steps} updates in one batch; writing to {out}")
+    result = run_exact_grid(config, lrs, etas, progress=not args.no_progress)
+    paths = save_grid(result, out)
+    rows = result.rows()
+    best = max(rows, key=lambda r: r["reward_mean"])
+    worst = min(rows, key=lambda r: r["reward_mean"])
+    for label, r in (("best", best), ("worst", worst)):
+        tft = f", both TFT-like {100 * r['tit_for_tat']:.1f}%" if "tit_for_tat" in r else ""
+        print(f"  {label} cell: lr {r['lr']:g}, eta {r['eta']:g}: mean reward per step {r['reward_mean']:+.3f}{tft}")
+    print(f"  {result.seconds:.2f} s of updates; wrote {paths['csv']}, {paths['json'].name} and {paths['png'].name}")
     return 0
 
 
