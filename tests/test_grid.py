@@ -15,13 +15,13 @@ from lola_zoo.experiments.grid import parse_axis, run_exact_grid
 def test_every_cell_is_the_single_run_with_that_lr_and_eta() -> None:
     cfg = ExactConfig(learners=("lola", "nl"), seeds=12, steps=40)
     grid = run_exact_grid(cfg, (0.5, 1.0), (0.0, 1.5))
-    assert grid.reward.shape == (2, 2, 2) and grid.tit_for_tat is not None
+    assert grid.reward.shape == (2, 2, 1, 1, 2) and grid.tit_for_tat is not None
     for a, lr in enumerate(grid.lr):
         for b, eta in enumerate(grid.eta):
             single = summarize(run_exact(ExactConfig(learners=("lola", "nl"), seeds=12, steps=40, lr=lr, eta=eta)))
             rewards = [single["players"][f"player_{i}"]["reward_mean"] for i in range(2)]
-            np.testing.assert_allclose(grid.reward[a, b], rewards, rtol=1e-10, atol=1e-12)
-            assert grid.tit_for_tat[a, b] == pytest.approx(single["shares"]["tit_for_tat"])
+            np.testing.assert_allclose(grid.reward[a, b, 0, 0], rewards, rtol=1e-10, atol=1e-12)
+            assert grid.tit_for_tat[a, b, 0, 0] == pytest.approx(single["shares"]["tit_for_tat"])
     assert not np.allclose(grid.reward[0, 0], grid.reward[1, 1])  # the hyperparameters matter
 
 
@@ -43,8 +43,25 @@ def test_cli_grid_writes_the_table_and_the_heat_map(tmp_path: Path, capsys: pyte
                  "5", "--no-progress", "--out", str(out)]) == 0
     cells = json.loads((out / "grid.json").read_text())["cells"]
     assert len(cells) == 6 and {"lr", "eta", "reward_mean", "tit_for_tat"} <= set(cells[0])
-    assert (out / "grid.csv").read_text().splitlines()[0].startswith("lr,eta,reward_mean")
+    assert (out / "grid.csv").read_text().splitlines()[0].startswith("lr,eta,gamma,init_std,reward_mean")
     assert (out / "grid.png").read_bytes()[:4] == b"\x89PNG"
     assert "best cell" in capsys.readouterr().out
     assert main(["exact", "--learners", "lola", "--grid-lr", "x", "--out", str(tmp_path / "bad")]) == 2
     assert "--grid-lr must be a comma list" in capsys.readouterr().err
+
+
+def test_gamma_and_init_std_axes_are_the_single_runs_too() -> None:
+    cfg = ExactConfig(learners=("lola",), seeds=8, steps=30)
+    grid = run_exact_grid(cfg, (1.0,), (1.0,), gamma=(0.9, 0.96), init_std=(0.5, 2.0))
+    assert grid.reward.shape == (1, 1, 2, 2, 2)
+    for c, gamma in enumerate(grid.gamma):
+        for d, std in enumerate(grid.init_std):
+            single = summarize(run_exact(ExactConfig(learners=("lola",), seeds=8, steps=30, gamma=gamma, init_std=std)))
+            rewards = [single["players"][f"player_{i}"]["reward_mean"] for i in range(2)]
+            np.testing.assert_allclose(grid.reward[0, 0, c, d], rewards, rtol=1e-9, atol=1e-12)
+    assert len(grid.rows()) == 4 and {"gamma", "init_std"} <= set(grid.rows()[0])
+    with pytest.raises(ValueError, match="gamma values must lie in"):
+        run_exact_grid(cfg, (1.0,), (1.0,), gamma=(0.5, 1.0))
+    with pytest.raises(ValueError, match="a discount per row needs a two-player 2x2 game"):
+        run_exact_grid(ExactConfig(game="public-goods-3", learners=("lola",), seeds=2, steps=1), (1.0,), (1.0,),
+                       gamma=(0.9, 0.96))

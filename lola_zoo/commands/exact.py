@@ -46,6 +46,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a grid of learning rates, '0.1,0.5,1' or 'start:stop:count', run with --grid-eta as one "
                              "batch of cells x seeds; writes grid.csv, grid.json and a heat-map grid.png")
     parser.add_argument("--grid-eta", metavar="VALUES", help="a grid of correction rates (same forms as --grid-lr)")
+    parser.add_argument("--grid-gamma", metavar="VALUES", help="a grid of discounts in (0, 1) (2x2 two-player games)")
+    parser.add_argument("--grid-init-std", metavar="VALUES", help="a grid of initial-logit stds")
     parser.add_argument("--dtype", default="float64", choices=["float64", "float32"])
     parser.add_argument("--out", default=None, help="output folder (default: runs/exact-<timestamp>)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
@@ -70,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     )
     out = Path(args.out) if args.out else default_out_dir("exact")
     out.mkdir(parents=True, exist_ok=True)
-    if args.grid_lr is not None or args.grid_eta is not None:
+    if any(v is not None for v in (args.grid_lr, args.grid_eta, args.grid_gamma, args.grid_init_std)):
         return _run_grid(args, config, out)
     print(f"lola-zoo exact: {config.label()} on {config.game}, gamma {config.discount}, {config.seeds} seeds x "
           f"{config.steps} updates; writing to {out}")
@@ -97,16 +99,20 @@ def _run_grid(args: argparse.Namespace, config: Any, out: Path) -> int:
         raise ValueError("a grid gives every player the same lr and eta; pass one --lr / --eta value with --grid-*")
     lrs = parse_axis(args.grid_lr, "--grid-lr") if args.grid_lr is not None else (args.lr[0],)
     etas = parse_axis(args.grid_eta, "--grid-eta") if args.grid_eta is not None else (args.eta[0],)
-    print(f"lola-zoo exact: {config.label()} on {config.game}, grid {len(lrs)} lr x {len(etas)} eta x {config.seeds} "
-          f"seeds = {len(lrs) * len(etas) * config.seeds} runs x {config.steps} updates in one batch; writing to {out}")
-    result = run_exact_grid(config, lrs, etas, progress=not args.no_progress)
+    gammas = parse_axis(args.grid_gamma, "--grid-gamma") if args.grid_gamma is not None else None
+    stds = parse_axis(args.grid_init_std, "--grid-init-std") if args.grid_init_std is not None else None
+    cells = len(lrs) * len(etas) * len(gammas or (0,)) * len(stds or (0,))
+    print(f"lola-zoo exact: {config.label()} on {config.game}, grid of {cells} cells x {config.seeds} seeds = "
+          f"{cells * config.seeds} runs x {config.steps} updates in one batch; writing to {out}")
+    result = run_exact_grid(config, lrs, etas, gammas, stds, progress=not args.no_progress)
     paths = save_grid(result, out)
     rows = result.rows()
     best = max(rows, key=lambda r: r["reward_mean"])
     worst = min(rows, key=lambda r: r["reward_mean"])
     for label, r in (("best", best), ("worst", worst)):
         tft = f", both TFT-like {100 * r['tit_for_tat']:.1f}%" if "tit_for_tat" in r else ""
-        print(f"  {label} cell: lr {r['lr']:g}, eta {r['eta']:g}: mean reward per step {r['reward_mean']:+.3f}{tft}")
+        print(f"  {label} cell: lr {r['lr']:g}, eta {r['eta']:g}, gamma {r['gamma']:g}, init std {r['init_std']:g}: "
+              f"mean reward per step {r['reward_mean']:+.3f}{tft}")
     print(f"  {result.seconds:.2f} s of updates; wrote {paths['csv']}, {paths['json'].name} and {paths['png'].name}")
     return 0
 

@@ -200,17 +200,20 @@ class ExactResult:
         return self.rewards[-1]
 
 
-def make_value_fn(game: MatrixGame, gamma: float, fast: bool = True) -> ValueFn:
+def make_value_fn(game: MatrixGame, gamma: float | torch.Tensor, fast: bool = True) -> ValueFn:
     """``params -> V (B, N)``: :func:`exact_value`, or an equal but leaner form for 2×2 two-player games.
 
     The lean form builds the joint chain from elementwise products only (no broadcasting
     reductions in the backward pass), which makes LOLA's double backward about twice as fast;
     ``tests/test_exact_experiments.py`` checks that values, gradients and Hessians agree.
     """
-    if not (0.0 < float(gamma) < 1.0):
+    rows = isinstance(gamma, torch.Tensor) and gamma.numel() > 1  # one discount per batch row (grids)
+    if not bool(torch.all((torch.as_tensor(gamma) > 0.0) & (torch.as_tensor(gamma) < 1.0))):
         raise ValueError(f"gamma must lie in (0, 1), got {gamma!r}")
     if not (fast and game.n_players == 2 and game.n_actions == (2, 2)):
-        return lambda params: exact_value(game, params, gamma)
+        if rows:
+            raise ValueError(f"a discount per row needs a two-player 2x2 game; {game.name!r} is not one")
+        return lambda params: exact_value(game, params, float(gamma))
     # Seat-order state s seen by player 1: start stays 0, joint action j maps through its perspective.
     perm = [0, *perspective_tables(game)[1].tolist()]
     cache: dict[tuple[torch.dtype, torch.device], tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
@@ -218,7 +221,9 @@ def make_value_fn(game: MatrixGame, gamma: float, fast: bool = True) -> ValueFn:
     def value(params: Sequence[torch.Tensor]) -> torch.Tensor:
         th0, th1 = params
         if th0.dim() != 2 or th0.shape[-1] != 5 or th1.shape != th0.shape:
-            return exact_value(game, params, gamma)  # other layouts: the general engine
+            if rows:
+                raise ValueError("a discount per row needs the tabular memory-1 layout (B, 5)")
+            return exact_value(game, params, float(gamma))  # other layouts: the general engine
         key = (th0.dtype, th0.device)
         if key not in cache:
             eye5 = torch.eye(5, dtype=th0.dtype, device=th0.device)
@@ -234,7 +239,8 @@ def make_value_fn(game: MatrixGame, gamma: float, fast: bool = True) -> ValueFn:
         na, nb = 1.0 - a, 1.0 - b
         # joint[k, s]: probability of joint action k (C-order over (a_0, a_1)) in seat-order state s
         joint = torch.stack([a * b, a * nb, na * b, na * nb], dim=-2)  # (B, 4, 5)
-        x = torch.linalg.solve(eye - gamma * joint[:, :, 1:], joint[:, :, 0].unsqueeze(-1)).squeeze(-1)
+        g = gamma.to(th0).reshape(-1, 1, 1) if rows else gamma  # type: ignore[union-attr]
+        x = torch.linalg.solve(eye - g * joint[:, :, 1:], joint[:, :, 0].unsqueeze(-1)).squeeze(-1)
         return x @ rt
 
     return value
