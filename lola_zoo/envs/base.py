@@ -3,7 +3,7 @@ one ``render`` dispatch, and the module-level ``parallel_env`` / ``raw_env`` / `
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import numpy as np
 from gymnasium import spaces
@@ -11,7 +11,26 @@ from pettingzoo import AECEnv, ParallelEnv
 from pettingzoo.utils import wrappers
 from pettingzoo.utils.conversions import parallel_to_aec
 
-__all__ = ["DilemmaParallelEnv", "pettingzoo_constructors"]
+__all__ = ["DilemmaParallelEnv", "pettingzoo_constructors", "discrete_action", "scalar_action"]
+
+
+def discrete_action(action: Any, n: int) -> int | None:
+    """``action`` as an integer in ``[0, n)``, or ``None`` when it is not one (a fraction, text, out of range)."""
+    try:
+        value = int(action)
+        return value if value == action and 0 <= value < n else None
+    except (TypeError, ValueError):
+        return None
+
+
+def scalar_action(action: Any, low: float, high: float) -> float | None:
+    """``action`` as one finite number in ``[low, high]`` (a float or a one-element array), or ``None``."""
+    try:
+        arr = np.asarray(action, dtype=np.float64)
+        ok = arr.size == 1 and bool(np.isfinite(arr).all()) and low <= float(arr.reshape(())) <= high
+    except (TypeError, ValueError):
+        return None
+    return float(arr.reshape(())) if ok else None
 
 
 class DilemmaParallelEnv(ParallelEnv):
@@ -46,6 +65,19 @@ class DilemmaParallelEnv(ParallelEnv):
 
     def close(self) -> None:
         """Nothing to release; defined because ``render`` is overridden."""
+
+    def _actions_in_seat_order(self, actions: Mapping[str, Any]) -> list[tuple[str, Any]]:
+        """``(agent, action)`` in seat order, after the checks every env's ``step`` makes first: the episode
+        is live, no unknown agent, every agent acts."""
+        if not self.agents:
+            raise RuntimeError("step() called after the episode ended; call reset() before stepping again")
+        unknown = set(actions) - set(self.possible_agents)
+        if unknown:
+            raise KeyError(f"unknown agent(s) {sorted(unknown)}; agents are {self.possible_agents}")
+        for agent in self.possible_agents:
+            if agent not in actions:
+                raise KeyError(f"no action given for {agent}; every live agent must act")
+        return [(agent, actions[agent]) for agent in self.possible_agents]
 
     def _render_ready(self) -> bool:
         """Whether there is something to draw (subclasses: False before ``reset``)."""

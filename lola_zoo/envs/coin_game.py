@@ -41,7 +41,7 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.utils import seeding
 
-from lola_zoo.envs.base import DilemmaParallelEnv, pettingzoo_constructors
+from lola_zoo.envs.base import DilemmaParallelEnv, discrete_action, pettingzoo_constructors
 
 __all__ = [
     "ACTION_NAMES",
@@ -270,29 +270,16 @@ class CoinGame(DilemmaParallelEnv):
         return self._observations(), infos
 
     def _checked_actions(self, actions: dict[str, Any]) -> list[int]:
-        if not self.agents:
-            raise RuntimeError("step() called after the episode ended; call reset() before stepping again")
-        unknown = set(actions) - set(self.possible_agents)
-        if unknown:
-            raise KeyError(f"unknown agent(s) {sorted(unknown)}; agents are {self.possible_agents}")
         moves = []
-        for agent in self.possible_agents:
-            if agent not in actions:
-                raise KeyError(f"no action given for {agent}; every live agent must act")
-            action = actions[agent]
-            try:
-                value = int(action)
-                ok = value == action and 0 <= value < len(MOVES)
-            except (TypeError, ValueError):
-                ok = False
-            if not ok:
+        for agent, action in self._actions_in_seat_order(actions):
+            value = discrete_action(action, len(MOVES))
+            if value is None:
                 raise ValueError(
                     f"invalid action {action!r} for {agent}: expected an integer in [0, 3] "
                     f"({', '.join(ACTION_NAMES)})"
                 )
             moves.append(value)
         return moves
-
     def step(self, actions: dict[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
         """Move every player, score a pickup, respawn a picked coin; truncate after ``max_steps``."""
         moves = self._checked_actions(actions)

@@ -33,7 +33,7 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.utils import seeding
 
-from lola_zoo.envs.base import DilemmaParallelEnv, pettingzoo_constructors
+from lola_zoo.envs.base import DilemmaParallelEnv, pettingzoo_constructors, scalar_action
 
 __all__ = [
     "PLAYER_RGB",
@@ -197,29 +197,16 @@ class CournotGame(DilemmaParallelEnv):
         return observations, {agent: {} for agent in self.agents}
 
     def _checked_quantities(self, actions: dict[str, Any]) -> np.ndarray:
-        if not self.agents:
-            raise RuntimeError("step() called after the episode ended; call reset() before stepping again")
-        unknown = set(actions) - set(self.possible_agents)
-        if unknown:
-            raise KeyError(f"unknown agent(s) {sorted(unknown)}; agents are {self.possible_agents}")
         q = np.empty(self.n_players)
-        for i, agent in enumerate(self.possible_agents):
-            if agent not in actions:
-                raise KeyError(f"no action given for {agent}; every live agent must act")
-            action = actions[agent]
-            try:
-                arr = np.asarray(action, dtype=np.float64)
-                ok = arr.size == 1 and bool(np.isfinite(arr).all()) and 0.0 <= float(arr.reshape(())) <= self._q_high
-            except (TypeError, ValueError):
-                ok = False
-            if not ok:
+        for i, (agent, action) in enumerate(self._actions_in_seat_order(actions)):
+            value = scalar_action(action, 0.0, self._q_high)
+            if value is None:
                 raise ValueError(
                     f"invalid quantity {action!r} for {agent}: expected one number in [0, a/b] = [0, {self.q_max:g}] "
                     "(quantities cannot be negative)"
                 )
-            q[i] = min(float(arr.reshape(())), self.q_max)
+            q[i] = min(value, self.q_max)
         return q
-
     def step(self, actions: dict[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
         """Every firm sells its quantity at the common price; truncate after ``max_steps`` rounds."""
         q = self._checked_quantities(actions)

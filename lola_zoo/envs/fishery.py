@@ -42,7 +42,7 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.utils import seeding
 
-from lola_zoo.envs.base import DilemmaParallelEnv, pettingzoo_constructors
+from lola_zoo.envs.base import DilemmaParallelEnv, pettingzoo_constructors, scalar_action
 from lola_zoo.envs.cournot import PLAYER_RGB, _count, _positive_number
 
 __all__ = [
@@ -200,26 +200,13 @@ class Fishery(DilemmaParallelEnv):
         return observations, {agent: {} for agent in self.agents}
 
     def _checked_efforts(self, actions: dict[str, Any]) -> np.ndarray:
-        if not self.agents:
-            raise RuntimeError("step() called after the episode ended; call reset() before stepping again")
-        unknown = set(actions) - set(self.possible_agents)
-        if unknown:
-            raise KeyError(f"unknown agent(s) {sorted(unknown)}; agents are {self.possible_agents}")
         e = np.empty(self.n_players)
-        for i, agent in enumerate(self.possible_agents):
-            if agent not in actions:
-                raise KeyError(f"no action given for {agent}; every live agent must act")
-            action = actions[agent]
-            try:
-                arr = np.asarray(action, dtype=np.float64)
-                ok = arr.size == 1 and bool(np.isfinite(arr).all()) and 0.0 <= float(arr.reshape(())) <= 1.0
-            except (TypeError, ValueError):
-                ok = False
-            if not ok:
+        for i, (agent, action) in enumerate(self._actions_in_seat_order(actions)):
+            value = scalar_action(action, 0.0, 1.0)
+            if value is None:
                 raise ValueError(f"invalid effort {action!r} for {agent}: expected one number in [0, 1] (the share of its claim it takes)")
-            e[i] = float(arr.reshape(()))
+            e[i] = value
         return e
-
     def step(self, actions: dict[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
         """One season: growth, harvests, the new stock; terminate on collapse, truncate after ``max_steps``."""
         e = self._checked_efforts(actions)

@@ -63,7 +63,7 @@ from gymnasium import spaces
 from gymnasium.utils import seeding
 from numpy.typing import ArrayLike
 
-from lola_zoo.envs.base import DilemmaParallelEnv, pettingzoo_constructors
+from lola_zoo.envs.base import DilemmaParallelEnv, discrete_action, pettingzoo_constructors
 from lola_zoo.envs.games import MatrixGame, symmetric_game
 
 if TYPE_CHECKING:  # torch is imported on first use: the PettingZoo env does not need it
@@ -428,29 +428,16 @@ class InTheMatrix(DilemmaParallelEnv):
         return self._observations(), infos
 
     def _checked_actions(self, actions: dict[str, Any]) -> list[int]:
-        if not self.agents:
-            raise RuntimeError("step() called after the episode ended; call reset() before stepping again")
-        unknown = set(actions) - set(self.possible_agents)
-        if unknown:
-            raise KeyError(f"unknown agent(s) {sorted(unknown)}; agents are {self.possible_agents}")
         values = []
-        for agent in self.possible_agents:
-            if agent not in actions:
-                raise KeyError(f"no action given for {agent}; every live agent must act")
-            action = actions[agent]
-            try:
-                value = int(action)
-                ok = value == action and 0 <= value < len(ACTION_NAMES)
-            except (TypeError, ValueError):
-                ok = False
-            if not ok:
+        for agent, action in self._actions_in_seat_order(actions):
+            value = discrete_action(action, len(ACTION_NAMES))
+            if value is None:
                 raise ValueError(
                     f"invalid action {action!r} for {agent}: expected an integer in [0, 4] "
                     f"({', '.join(f'{k} {name}' for k, name in enumerate(ACTION_NAMES))})"
                 )
             values.append(value)
         return values
-
     def step(self, actions: dict[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
         """Turn, move, collect, zap and interact, regrow resources, respawn; truncate after ``max_steps``."""
         acts = self._checked_actions(actions)

@@ -14,7 +14,7 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.utils import seeding
 
-from lola_zoo.envs.base import DilemmaParallelEnv, pettingzoo_constructors
+from lola_zoo.envs.base import DilemmaParallelEnv, discrete_action, pettingzoo_constructors
 from lola_zoo.envs.games import CANONICAL_GAMES, MatrixGame
 
 __all__ = ["IteratedMatrixGame", "parallel_env", "env", "raw_env", "perspective_tables"]
@@ -138,12 +138,8 @@ class IteratedMatrixGame(DilemmaParallelEnv):
         joint = []
         for agent, n in zip(self.possible_agents, self._dims):
             action = actions[agent]
-            try:
-                value = int(action)
-                ok = value == action and 0 <= value < n
-            except (TypeError, ValueError):
-                ok = False
-            if not ok:
+            value = discrete_action(action, n)
+            if value is None:
                 raise ValueError(
                     f"invalid action {action!r} for {agent}: expected an integer in [0, {n - 1}] "
                     f"({', '.join(self.game.action_names[self._index[agent]])})"
