@@ -31,7 +31,22 @@ import torch
 from lola_zoo.envs.games import CANONICAL_GAMES, MatrixGame
 from lola_zoo.envs.iterated import perspective_tables
 
-__all__ = ["BatchedEnv", "BatchedIteratedGame", "Episodes", "rollout", "rollout_tabular", "sample_actions"]
+__all__ = ["BatchedEnv", "BatchedIteratedGame", "Episodes", "rollout", "rollout_tabular", "sample_actions", "reset_generator"]
+
+
+def reset_generator(
+    current: torch.Generator, device: torch.device, seed: int | None = None, generator: torch.Generator | None = None
+) -> torch.Generator:
+    """The generator a batched twin's ``reset`` goes on with: ``generator`` if given, a fresh one seeded with ``seed``, else ``current``."""
+    if seed is not None and generator is not None:
+        raise ValueError("give seed= or generator=, not both")
+    if generator is not None:
+        if generator.device.type != device.type:
+            raise ValueError(f"generator lives on {generator.device}, the env on {device}")
+        return generator
+    if seed is not None:
+        return torch.Generator(device=device).manual_seed(int(seed))
+    return current
 
 
 @runtime_checkable

@@ -25,6 +25,7 @@ from typing import Any
 
 import torch
 
+from lola_zoo.envs.batched import reset_generator
 from lola_zoo.envs.coin_game import (
     CoinGameState,
     CoinRespawn,
@@ -94,15 +95,7 @@ class BatchedCoinGame:
         Reseeds only when ``seed`` (a fresh generator) or ``generator`` (used from now on) is given.
         Returns observations ``(*batch_shape, N, 4, grid, grid)``.
         """
-        if seed is not None and generator is not None:
-            raise ValueError("give seed= or generator=, not both")
-        if generator is not None:
-            if generator.device.type != self.device.type:
-                raise ValueError(f"generator lives on {generator.device}, the env on {self.device}")
-            self.generator = generator
-        elif seed is not None:
-            self.generator = torch.Generator(device=self.device)
-            self.generator.manual_seed(int(seed))
+        self.generator = reset_generator(self.generator, self.device, seed, generator)
         B, N = self.batch_size, self.n_players
         # The first N+1 entries of a random permutation: distinct player cells and a free coin cell.
         noise = torch.rand(B, self.n_cells, generator=self.generator, device=self.device, dtype=torch.float32)

@@ -772,15 +772,9 @@ class BatchedInTheMatrix:
         """
         import torch
 
-        if seed is not None and generator is not None:
-            raise ValueError("give seed= or generator=, not both")
-        if generator is not None:
-            if generator.device.type != self.device.type:
-                raise ValueError(f"generator lives on {generator.device}, the env on {self.device}")
-            self.generator = generator
-        elif seed is not None:
-            self.generator = torch.Generator(device=self.device)
-            self.generator.manual_seed(int(seed))
+        from lola_zoo.envs.batched import reset_generator  # torch on first use, as everywhere in this module
+
+        self.generator = reset_generator(self.generator, self.device, seed, generator)
         B, N, dev = self.batch_size, self.n_players, self.device
         # The first N + 2R entries of a random permutation: distinct cells for players and spots.
         noise = torch.rand(B, self.n_cells, generator=self.generator, device=dev, dtype=torch.float32)
