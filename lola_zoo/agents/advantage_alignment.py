@@ -26,6 +26,7 @@ from lola_zoo.agents.naive import (
     SeatBatch,
     WrappedLearner,
     episode_mean,
+    grads_of,
     params_of,
     returns_to_go,
     trajectory_log_probs,
@@ -77,7 +78,6 @@ class AdvantageAlignment(WrappedLearner):
         params = params_of(self.base.policy)
         log_probs = trajectory_log_probs(self.base.policy, params, b.own_observations, b.own_actions)
         objective = episode_mean((discount * weights * log_probs).sum(-1))
-        grads = torch.autograd.grad(objective, list(params.values()), allow_unused=True)
         self.last_metrics = {"alignment_share": float((weights - own).abs().mean() / own.abs().mean().clamp_min(1e-12))}
-        return {k: torch.zeros_like(v) if g is None else g for (k, v), g in zip(params.items(), grads)}
+        return grads_of(objective, params)
 

@@ -26,7 +26,15 @@ import torch
 from torch import nn
 
 from lola_zoo.agents.dice import dice_objective
-from lola_zoo.agents.naive import Params, PolicyGradient, SeatBatch, episode_mean, params_of, trajectory_log_probs
+from lola_zoo.agents.naive import (
+    Params,
+    PolicyGradient,
+    SeatBatch,
+    episode_mean,
+    grads_of,
+    params_of,
+    trajectory_log_probs,
+)
 from lola_zoo.agents.opponent_model import OpponentModel, WhiteBoxOpponent
 from lola_zoo.envs.batched import Episodes
 
@@ -38,10 +46,8 @@ StepNormalisation = Literal["none", "adam", "norm"]
 
 
 def _grad(output: torch.Tensor, params: Params, create_graph: bool = False) -> Params:
-    grads = torch.autograd.grad(
-        output, list(params.values()), create_graph=create_graph, retain_graph=True, allow_unused=True
-    )
-    return {k: torch.zeros_like(v) if g is None else g for (k, v), g in zip(params.items(), grads)}
+    # the same surrogate is differentiated several times (naive gradient, opponent step, shaping term)
+    return grads_of(output, params, create_graph, retain_graph=True)
 
 
 def lola_gradient(

@@ -36,6 +36,7 @@ from lola_zoo.agents.naive import (
     SeatBatch,
     WrappedLearner,
     episode_mean,
+    grads_of,
     params_of,
     trajectory_log_probs,
 )
@@ -113,6 +114,5 @@ class LOQA(WrappedLearner):
         params = params_of(self.base.policy)
         log_probs = trajectory_log_probs(self.base.policy, params, b.own_observations, b.own_actions)
         objective = episode_mean(loqa_surrogate(log_probs, own_adv, opp_adv, opp_probs, gamma, self.scale))
-        grads = torch.autograd.grad(objective, list(params.values()), allow_unused=True)
-        return {k: torch.zeros_like(v) if g is None else g for (k, v), g in zip(params.items(), grads)}
+        return grads_of(objective, params)
 

@@ -31,6 +31,7 @@ from lola_zoo.envs.batched import Episodes
 __all__ = [
     "SeatBatch",
     "params_of",
+    "grads_of",
     "trajectory_log_probs",
     "episode_mean",
     "naive_gradient",
@@ -86,6 +87,17 @@ def params_of(module: nn.Module, requires_grad: bool = True) -> Params:
     return {k: v.detach().requires_grad_(requires_grad) for k, v in module.named_parameters()}
 
 
+def grads_of(output: torch.Tensor, params: Params, create_graph: bool = False,
+             retain_graph: bool | None = None) -> Params:
+    """``∇_params output`` as a dict like ``params``; zeros for parameters the output does not depend on.
+
+    ``retain_graph``: as :func:`torch.autograd.grad` (``None``: keep the graph iff ``create_graph``).
+    """
+    grads = torch.autograd.grad(output, list(params.values()), create_graph=create_graph, retain_graph=retain_graph,
+                                allow_unused=True)
+    return {k: torch.zeros_like(v) if g is None else g for (k, v), g in zip(params.items(), grads)}
+
+
 def trajectory_log_probs(
     policy: nn.Module, params: Params, observations: torch.Tensor, actions: torch.Tensor
 ) -> torch.Tensor:
@@ -116,9 +128,7 @@ def naive_gradient(
     baselines ``gamma^t b_t`` (e.g. from a learned critic).
     """
     log_probs = trajectory_log_probs(policy, params, observations, actions)
-    objective = episode_mean(dice_objective(rewards, [log_probs], gamma, baseline))
-    grads = torch.autograd.grad(objective, list(params.values()), allow_unused=True)
-    return {k: torch.zeros_like(v) if g is None else g for (k, v), g in zip(params.items(), grads)}
+    return grads_of(episode_mean(dice_objective(rewards, [log_probs], gamma, baseline)), params)
 
 
 def entropy_surrogate(log_probs: torch.Tensor) -> torch.Tensor:

@@ -43,7 +43,16 @@ import torch
 from torch import nn
 
 from lola_zoo.agents.dice import dice_objective
-from lola_zoo.agents.naive import Params, PolicyGradient, SeatBatch, WrappedLearner, episode_mean, params_of, trajectory_log_probs
+from lola_zoo.agents.naive import (
+    Params,
+    PolicyGradient,
+    SeatBatch,
+    WrappedLearner,
+    episode_mean,
+    grads_of,
+    params_of,
+    trajectory_log_probs,
+)
 from lola_zoo.agents.opponent_model import OpponentModel, WhiteBoxOpponent
 from lola_zoo.envs.batched import Episodes
 
@@ -63,11 +72,6 @@ def sampled_kl(sampled_log_probs: torch.Tensor, log_probs: torch.Tensor) -> torc
     log_r = log_probs - sampled_log_probs.detach()
     per_step = torch.expm1(log_r) - log_r
     return episode_mean(per_step.mean(-1))
-
-
-def _grad(output: torch.Tensor, params: Params, create_graph: bool = False) -> Params:
-    grads = torch.autograd.grad(output, list(params.values()), create_graph=create_graph, allow_unused=True)
-    return {k: torch.zeros_like(v) if g is None else g for (k, v), g in zip(params.items(), grads)}
 
 
 def pola_dice_gradient(
@@ -114,12 +118,12 @@ def pola_dice_gradient(
             opp_lp = trajectory_log_probs(opp_policy, y, batch.opp_observations, batch.opp_actions)
             opp_value = episode_mean(dice_objective(batch.opp_rewards, [own_lp, opp_lp], gamma, opp_baseline,
                                                     behaviour=behaviour))
-            g = _grad(opp_value - prox_inner * sampled_kl(opp_sampled, opp_lp), y, create_graph=True)
+            g = grads_of(opp_value - prox_inner * sampled_kl(opp_sampled, opp_lp), y, create_graph=True)
             y = {k: y[k] + eta * g[k] for k in y}
         opp_lp = trajectory_log_probs(opp_policy, y, batch.opp_observations, batch.opp_actions)
         own_value = episode_mean(dice_objective(batch.own_rewards, [own_lp, opp_lp], gamma, own_baseline,
                                                 behaviour=behaviour))
-        g = _grad(own_value - prox_outer * sampled_kl(own_sampled, own_lp), x)
+        g = grads_of(own_value - prox_outer * sampled_kl(own_sampled, own_lp), x)
         x = {k: (x[k] + lr * g[k]).detach() for k in x}
     return {k: (x[k] - own0[k]) / lr for k in own0}
 
@@ -159,14 +163,14 @@ def _pola_dice_resampled(
             own_lp, opp_lp = log_probs(b, x, y)
             opp_value = episode_mean(dice_objective(b.opp_rewards, [own_lp, opp_lp], gamma, True))
             prox = kl_to_start(opp_policy, opp0, opp_lp, b.opp_observations, b.opp_actions) if inner else 0.0
-            g = _grad(opp_value - prox_inner * prox, y, create_graph=True)
+            g = grads_of(opp_value - prox_inner * prox, y, create_graph=True)
             y = {k: y[k] + eta * g[k] for k in y}
         b = SeatBatch.from_episodes(
             sampler({k: v.detach() for k, v in x.items()}, {k: v.detach() for k, v in y.items()}), seat)
         own_lp, opp_lp = log_probs(b, x, y)
         own_value = episode_mean(dice_objective(b.own_rewards, [own_lp, opp_lp], gamma, True))
         prox = kl_to_start(own_policy, own0, own_lp, b.own_observations, b.own_actions) if outer else 0.0
-        g = _grad(own_value - prox_outer * prox, x)
+        g = grads_of(own_value - prox_outer * prox, x)
         x = {k: (x[k] + lr * g[k]).detach() for k in x}
     return {k: (x[k] - own0[k]) / lr for k in own0}
 
