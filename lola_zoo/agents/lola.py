@@ -35,7 +35,7 @@ from lola_zoo.agents.naive import (
     params_of,
     trajectory_log_probs,
 )
-from lola_zoo.agents.opponent_model import OpponentModel, WhiteBoxOpponent
+from lola_zoo.agents.opponent_model import OpponentModel, WhiteBoxOpponent, opponent_handle
 from lola_zoo.envs.batched import Episodes
 
 __all__ = ["lola_gradient", "lola_gradient_n_player", "anticipated_params", "LOLA", "OpponentMode", "CorrectionForm", "StepNormalisation"]
@@ -210,12 +210,7 @@ class LOLA:
                 raise ValueError("LOLA against several opponents is white-box only (an opponent model per seat is not built)")
             self.opponents = [WhiteBoxOpponent(p) for p in opponent_policy]
         first = cast(nn.Module, opponent_policy[0] if isinstance(opponent_policy, (list, tuple)) else opponent_policy)
-        if opponent == "white-box":
-            self.opponent: WhiteBoxOpponent | OpponentModel = WhiteBoxOpponent(first)
-        elif opponent == "black-box":
-            self.opponent = OpponentModel(first, **(model_kwargs or {}))
-        else:
-            raise ValueError(f"opponent must be 'white-box' or 'black-box', got {opponent!r}")
+        self.opponent: WhiteBoxOpponent | OpponentModel = opponent_handle(opponent, first, model_kwargs)
         if correction not in ("taylor", "lookahead"):
             raise ValueError(f"correction must be 'taylor' or 'lookahead', got {correction!r}")
         if step_normalisation not in ("none", "adam", "norm"):

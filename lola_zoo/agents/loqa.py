@@ -40,7 +40,7 @@ from lola_zoo.agents.naive import (
     params_of,
     trajectory_log_probs,
 )
-from lola_zoo.agents.opponent_model import OpponentModel, WhiteBoxOpponent
+from lola_zoo.agents.opponent_model import OpponentModel, WhiteBoxOpponent, opponent_handle
 from lola_zoo.envs.batched import Episodes
 
 __all__ = ["discounted_future_sum", "loqa_surrogate", "LOQA"]
@@ -92,12 +92,7 @@ class LOQA(WrappedLearner):
                  opponent: str = "white-box", model_kwargs: dict[str, Any] | None = None) -> None:
         if not float(scale) >= 0.0 or scale == float("inf"):  # also rejects NaN
             raise ValueError(f"LOQA's scale (1/temperature) must be a finite number >= 0, got {scale!r}")
-        if opponent == "white-box":
-            self.opponent: WhiteBoxOpponent | OpponentModel = WhiteBoxOpponent(opponent_policy)
-        elif opponent == "black-box":
-            self.opponent = OpponentModel(opponent_policy, **(model_kwargs or {}))
-        else:
-            raise ValueError(f"opponent must be 'white-box' or 'black-box', got {opponent!r}")
+        self.opponent: WhiteBoxOpponent | OpponentModel = opponent_handle(opponent, opponent_policy, model_kwargs)
         self.base, self.scale = base, float(scale)
         self.last_metrics: dict[str, float] = {}
 

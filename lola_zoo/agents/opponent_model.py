@@ -23,7 +23,7 @@ from torch import nn
 
 from lola_zoo.agents.policies import Memory1Policy
 
-__all__ = ["WhiteBoxOpponent", "OpponentModel", "FitMethod"]
+__all__ = ["WhiteBoxOpponent", "OpponentModel", "FitMethod", "opponent_handle"]
 
 FitMethod = Literal["auto", "counts", "gradient"]
 
@@ -159,3 +159,12 @@ class OpponentModel:
         self.policy.load_state_dict(state["policy"])
         if self.optimizer is not None and "optimizer" in state:
             self.optimizer.load_state_dict(state["optimizer"])
+
+
+def opponent_handle(mode: str, policy: nn.Module, model_kwargs: dict[str, Any] | None = None) -> WhiteBoxOpponent | OpponentModel:
+    """A learner's view of its opponent: ``"white-box"`` reads ``policy``; ``"black-box"`` fits a model of its architecture."""
+    if mode == "white-box":
+        return WhiteBoxOpponent(policy)
+    if mode == "black-box":
+        return OpponentModel(policy, **(model_kwargs or {}))
+    raise ValueError(f"opponent must be 'white-box' or 'black-box', got {mode!r}")

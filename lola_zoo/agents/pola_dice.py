@@ -53,7 +53,7 @@ from lola_zoo.agents.naive import (
     params_of,
     trajectory_log_probs,
 )
-from lola_zoo.agents.opponent_model import OpponentModel, WhiteBoxOpponent
+from lola_zoo.agents.opponent_model import OpponentModel, WhiteBoxOpponent, opponent_handle
 from lola_zoo.envs.batched import Episodes
 
 __all__ = ["sampled_kl", "pola_dice_gradient", "POLADiCE", "Sampler"]
@@ -215,12 +215,7 @@ class POLADiCE(WrappedLearner):
         importance: bool = False,
         resample: bool = True,
     ) -> None:
-        if opponent == "white-box":
-            self.opponent: WhiteBoxOpponent | OpponentModel = WhiteBoxOpponent(opponent_policy)
-        elif opponent == "black-box":
-            self.opponent = OpponentModel(opponent_policy, **(model_kwargs or {}))
-        else:
-            raise ValueError(f"opponent must be 'white-box' or 'black-box', got {opponent!r}")
+        self.opponent: WhiteBoxOpponent | OpponentModel = opponent_handle(opponent, opponent_policy, model_kwargs)
         self.inner_steps = _positive_int("inner_steps", inner_steps)
         self.outer_steps = _positive_int("outer_steps", outer_steps)
         weights = {"prox": prox, "prox_inner": prox if prox_inner is None else prox_inner,
