@@ -10,8 +10,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import pkgutil
+import signal
 import sys
-from typing import Sequence
+import threading
+from typing import Any, Sequence
 
 import lola_zoo
 import lola_zoo.commands
@@ -51,15 +53,45 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    from lola_zoo.commands._common import Terminated
+
+    previous = _terminate_as_interrupt()
     try:
         return int(commands[args.command].run(args) or 0)
+    except Terminated:
+        print("lola-zoo: terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print("lola-zoo: interrupted", file=sys.stderr)
         return 130
-    except (ValueError, KeyError, TypeError, FileNotFoundError, RuntimeError) as exc:
+    except (ValueError, KeyError, TypeError, RuntimeError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"lola-zoo {args.command}: error: {message}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a file the command could not read or write: name it, no traceback
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"lola-zoo {args.command}: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 2
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _terminate_as_interrupt() -> Any:
+    """Turn SIGTERM into :class:`Terminated` while a command runs; return the handler it replaces.
+
+    Without it a ``kill`` ends the process at once: no checkpoint, and a process pool that is
+    never shut down.  As an interrupt it runs the same clean-up as Ctrl-C.
+    """
+    from lola_zoo.commands._common import Terminated
+
+    if threading.current_thread() is not threading.main_thread():
+        return None  # signal handlers can only be set from the main thread
+
+    def handler(signum: int, frame: Any) -> None:
+        raise Terminated()
+
+    return signal.signal(signal.SIGTERM, handler)
 
 
 if __name__ == "__main__":  # pragma: no cover

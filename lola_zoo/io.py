@@ -9,7 +9,38 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_write_json", "atomic_write_csv", "atomic_torch_save"]
+__all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_write_json", "atomic_write_csv", "atomic_torch_save",
+           "prepare_out_dir"]
+
+
+def _umask() -> int:
+    """The process umask, read without changing it where the OS allows (os.umask would race other threads)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def prepare_out_dir(path: str | os.PathLike[str], flag: str = "--out") -> Path:
+    """Create the output folder and prove it writable, so a bad ``--out`` fails before any computing."""
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{flag} {out} exists and is not a folder; choose another {flag}")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        # mkdir succeeds on an existing read-only folder: only a real write tells.
+        fd, probe = tempfile.mkstemp(prefix=".write-test.", dir=out)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise ValueError(f"{flag} {out} is not writable: {exc.strerror or exc}") from None
+    return out
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
@@ -18,6 +49,9 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        # mkstemp creates 0600; a result file should get the mode any other new file gets here.
+        if hasattr(os, "fchmod"):  # POSIX only; Windows has no mode bits to fix
+            os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()

@@ -370,14 +370,65 @@ def write_csv(rows: Iterable[Mapping[str, Any]], path: str | os.PathLike[str]) -
 # backends: only the scheduling differs
 
 
-def _init_worker(threads: int) -> None:
-    """Keep workers x threads within the machine: oversubscription makes every worker slower."""
+def _init_worker(threads: int, driver_pid: int | None = None) -> None:
+    """Keep workers x threads within the machine, and make the worker die with the driver."""
     try:
         import torch
 
-        torch.set_num_threads(threads)
+        torch.set_num_threads(threads)  # oversubscription makes every worker slower
     except ImportError:  # pragma: no cover
         pass
+    if driver_pid is not None:
+        _watch_driver(driver_pid)
+
+
+def _watch_driver(driver_pid: int) -> None:
+    """Start a daemon thread that ends this worker as soon as the driver process is gone.
+
+    A killed driver (SIGKILL, OOM) runs no clean-up, and a pool worker only notices when it asks
+    for its next task: until then it, the forkserver and the resource tracker (both kept alive by
+    the worker's inherited pipes) linger, each worker holding its torch import.  The parent
+    sentinel is a pipe whose write end only the driver holds: it reads EOF when the driver dies.
+    """
+    import threading
+
+    parent = multiprocessing.parent_process()
+
+    def watch() -> None:
+        if parent is not None and parent.pid == driver_pid:
+            parent.join()  # returns when the sentinel pipe reaches EOF: the driver has exited
+        else:  # pragma: no cover - no sentinel (another start method): poll the pid instead
+            while _pid_alive(driver_pid):
+                time.sleep(0.5)
+        os._exit(1)  # no clean-up to do: the driver owns the results file
+
+    threading.Thread(target=watch, name="lola-zoo-driver-watch", daemon=True).start()
+
+
+def _pid_alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie counts as gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # pragma: no cover - alive, owned by someone else
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def _stop_pool(pool: cf.ProcessPoolExecutor) -> None:
+    """Cancel what has not started and end the running workers now instead of waiting for their cells."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in processes:
+        if proc.is_alive():
+            proc.terminate()
+    for proc in processes:
+        proc.join(timeout=5)
 
 
 def _local_backend(
@@ -388,16 +439,16 @@ def _local_backend(
     # fork after torch has started threads can deadlock; forkserver/spawn start clean workers.
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
     ctx = multiprocessing.get_context(method)
-    with cf.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(threads,)) as pool:
+    pool = cf.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(threads, os.getpid()))
+    try:
         futures = {pool.submit(run_cell, target, c.kind, c.id, dict(c.config)): c for c in cells}
-        try:
-            for fut in cf.as_completed(futures):
-                exc = fut.exception()
-                yield futures[fut], (None if exc else fut.result()), exc
-        except BaseException:
-            for fut in futures:
-                fut.cancel()
-            raise
+        for fut in cf.as_completed(futures):
+            exc = fut.exception()
+            yield futures[fut], (None if exc else fut.result()), exc
+    except BaseException:  # Ctrl-C, SIGTERM (as an interrupt), the consumer closing us: no waiting for cells
+        _stop_pool(pool)
+        raise
+    pool.shutdown(wait=True)
 
 
 def _ray_backend(
@@ -524,6 +575,9 @@ def run_sweep(
                             new_rows.append(row)
                         bar.update(1)
                 finally:
+                    # Close the backend now (an interrupt stops its workers) rather than when the
+                    # traceback holding this frame is collected.
+                    getattr(stream, "close", lambda: None)()
                     bar.close()
         rows = existing + new_rows
         write_csv(rows, out / RESULTS_CSV)
