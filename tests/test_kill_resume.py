@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -10,6 +11,9 @@ import time
 from pathlib import Path
 
 import pytest
+
+from lola_zoo.cli import main
+from lola_zoo.experiments import sweep as sw
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="process sessions and /proc: Linux")
 
@@ -108,3 +112,65 @@ def test_killed_tournament_leaves_no_worker_behind(tmp_path):
     finally:
         for line in _session_processes(proc.pid):
             os.kill(int(line.split()[0]), signal.SIGKILL)
+
+
+SPEC = {"name": "t", "kind": "exact-value", "params": {"n_pairs": 8},
+        "grid": {"game": ["ipd", "imp"], "gamma": [0.9, 0.96]}, "seeds": 3}
+
+
+def test_resumed_sweep_csv_is_byte_identical_despite_duplicates_and_an_earlier_sweep(tmp_path):
+    spec = sw.spec_from_dict(SPEC)
+    sw.run_sweep(spec, tmp_path / "reference", workers=0, progress=False)
+    out = tmp_path / "resumed"
+    # An earlier, different sweep in the same folder: its rows must not become this sweep's rows.
+    earlier = sw.run_sweep(sw.spec_from_dict({**SPEC, "params": {"n_pairs": 4}, "seeds": 1}), out, workers=0,
+                           progress=False)
+    # "Interrupted": the first seeds only; their rows are read back from results.jsonl on resume.
+    sw.run_sweep(sw.spec_from_dict({**SPEC, "seeds": 2}), out, workers=0, progress=False)
+    results = out / sw.RESULTS_JSONL
+    lines = results.read_bytes().splitlines(keepends=True)
+    results.write_bytes(b"".join(lines) + lines[-1] + lines[-1][:20])  # a copied line, then half a line
+    resumed = sw.run_sweep(spec, out, workers=0, progress=False)
+    assert (resumed.ran, resumed.skipped, resumed.other) == (4, 8, earlier.total)
+    assert [r["cell_id"] for r in resumed.rows] == [c.id for c in sw.expand_cells(spec)]
+    assert (out / sw.RESULTS_CSV).read_bytes() == (tmp_path / "reference" / sw.RESULTS_CSV).read_bytes()
+
+
+def test_csv_columns_do_not_depend_on_the_order_of_config_keys(tmp_path):
+    a = {"cell_id": "a", "kind": "k", "config": {"z": 1, "a": 2, "seed": 0}, "metrics": {"m": 1.5, "a": [1, 2]}}
+    b = {"cell_id": "b", "kind": "k", "config": {"seed": 1, "a": 2, "z": 1}, "metrics": {"a": [1, 2], "m": 0.5}}
+    sw.write_csv([a, b], tmp_path / "x.csv")
+    sw.write_csv([b, a, b], tmp_path / "y.csv")
+    text = (tmp_path / "x.csv").read_text()
+    assert text == (tmp_path / "y.csv").read_text()
+    assert text.splitlines()[0] == "cell_id,kind,a,seed,z,metric.a,m"
+    assert len(text.splitlines()) == 3
+
+
+TOURNAMENT = ["tournament", "--entrants", "NL-Ex,LOLA-Ex,TFT,AllD", "--runs", "4", "--rounds", "300", "--cells", "3",
+              "--workers", "0", "--no-progress"]
+
+
+def test_killed_tournament_resumes_to_the_same_files_byte_for_byte(tmp_path, capsys):
+    out = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-m", "lola_zoo.cli", *TOURNAMENT, "--out", str(out)],
+                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    results = out / sw.RESULTS_JSONL
+    try:
+        deadline = time.monotonic() + 120
+        while not (results.exists() and results.read_bytes().count(b"\n") >= 1):
+            assert proc.poll() is None, proc.stderr.read().decode()[-2000:]  # type: ignore[union-attr]
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    done = len(sw.read_results(results))
+    assert 1 <= done < 3, "the tournament must have been killed between leagues"
+    assert main([*TOURNAMENT, "--out", str(out)]) == 0
+    assert main([*TOURNAMENT, "--out", str(tmp_path / "reference")]) == 0
+    capsys.readouterr()
+    for name in ("results.csv", "matrix.csv", "ranking.csv", "summary.json"):
+        assert (out / name).read_bytes() == (tmp_path / "reference" / name).read_bytes(), name
+    assert json.loads((out / "summary.json").read_text())["matrix"]

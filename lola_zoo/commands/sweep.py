@@ -92,6 +92,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"{result.ran} cell(s) run, {result.skipped} already done, {len(result.failed)} failed "
           f"of {result.total} in {result.elapsed_s:.1f} s -> {Path(args.out) / RESULTS_JSONL}, "
           f"{Path(args.out) / RESULTS_CSV}")
+    if result.other:
+        print(f"note: {result.other} row(s) of another sweep configuration in {Path(args.out) / RESULTS_JSONL} "
+              f"are left out of {RESULTS_CSV} and the table")
     for cid, message in result.failed[:5]:
         print(f"  failed {cid}: {message}")
     return 1 if result.failed else 0

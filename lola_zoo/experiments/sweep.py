@@ -8,8 +8,10 @@ ran, and its id is a hash of ``(kind, config)``.
 Every finished cell is appended to ``results.jsonl`` as one line, flushed and fsynced by the
 driver process alone: a line is complete or absent.  Re-running a sweep into the same folder
 discards a trailing partial line (a run killed mid-write) and skips the cells already there.
-At the end ``results.csv`` is rewritten atomically, one row per cell sorted by cell id, so two
-runs of the same spec give the same file whatever the backend, the worker count or the
+At the end ``results.csv`` is rewritten atomically with the rows of *this* spec's cells only (a
+line written twice counts once; rows of another spec run earlier in the folder stay in
+``results.jsonl`` but not in the CSV), sorted by cell id, in a fixed column order: two runs of
+the same spec give the same file, byte for byte, whatever the backend, the worker count or the
 interruptions.
 
 Backends differ only in scheduling: ``"local"`` submits :func:`run_cell` to a
@@ -155,7 +157,11 @@ class Cell:
 
 @dataclass
 class SweepResult:
-    """What :func:`run_sweep` did: cells in the spec, run now, skipped as finished, failed."""
+    """What :func:`run_sweep` did: cells in the spec, run now, skipped as finished, failed.
+
+    ``rows`` are this spec's finished cells in spec order; ``other`` counts rows of other
+    configurations found in ``results.jsonl`` (kept there, left out of ``rows`` and the CSV).
+    """
 
     out_dir: Path
     total: int
@@ -164,6 +170,7 @@ class SweepResult:
     failed: list[tuple[str, str]]
     rows: list[dict[str, Any]]
     elapsed_s: float
+    other: int = 0
 
 
 def _parse_seeds(value: Any) -> list[int]:
@@ -302,16 +309,17 @@ def run_cell(target: str | CellFunction, kind: str, cell_id_: str, config: dict)
 
 
 def read_results(path: str | os.PathLike[str], repair: bool = False) -> list[dict[str, Any]]:
-    """Rows of a ``results.jsonl``; a trailing partial line (a killed write) is dropped.
+    """Rows of a ``results.jsonl``, one per cell id; a trailing partial line (a killed write) is dropped.
 
-    With ``repair=True`` the file is also truncated to its last complete line, so appends that
-    follow start on a fresh line.  A corrupt line *before* the last one is an error.
+    A cell id seen twice (a line copied, two runs racing without the lock) keeps its first row:
+    cells are deterministic, so the copies agree.  With ``repair=True`` the file is also truncated
+    to its last complete line, so appends that follow start on a fresh line.  A corrupt line *before* the last one is an error.
     """
     path = Path(path)
     if not path.exists():
         return []
     data = path.read_bytes()
-    rows, good_end, pos = [], 0, 0
+    rows, seen, good_end, pos = [], set(), 0, 0
     while pos < len(data):
         nl = data.find(b"\n", pos)
         if nl == -1:  # no newline: the write of this line never finished
@@ -326,7 +334,9 @@ def read_results(path: str | os.PathLike[str], repair: bool = False) -> list[dic
                 lineno = data.count(b"\n", 0, pos) + 1
                 raise ValueError(f"{path}: line {lineno} is not a result row "
                                  f"({exc}); fix or remove it before resuming") from None
-            rows.append(row)
+            if row["cell_id"] not in seen:
+                seen.add(row["cell_id"])
+                rows.append(row)
         pos = good_end = nl + 1
     if repair and good_end < len(data):
         with open(path, "r+b") as fh:
@@ -336,33 +346,54 @@ def read_results(path: str | os.PathLike[str], repair: bool = False) -> list[dic
     return rows
 
 
-def _append_row(fh: Any, row: Mapping[str, Any]) -> None:
-    """Append one row as one line and make it durable before the next cell counts as done."""
-    fh.write((json.dumps(row, sort_keys=True, allow_nan=False) + "\n").encode("utf-8"))
+def _append_row(fh: Any, row: Mapping[str, Any]) -> dict[str, Any]:
+    """Append one row as one line and make it durable before the next cell counts as done.
+
+    Returns the row as read back from that line, so a fresh row and one read on resume are the
+    same object (key order, lists for tuples, plain floats): the CSV cannot tell them apart.
+    """
+    line = json.dumps(row, sort_keys=True, allow_nan=False)
+    fh.write((line + "\n").encode("utf-8"))
     fh.flush()
     os.fsync(fh.fileno())
+    return dict(json.loads(line))
 
 
 def flat_row(row: Mapping[str, Any]) -> dict[str, Any]:
     """One CSV row: ``cell_id``, ``kind``, the config keys, then the metrics (``metric.`` on a clash)."""
     flat: dict[str, Any] = {"cell_id": row["cell_id"], "kind": row.get("kind", "")}
-    for key, value in row.get("config", {}).items():
+    for key, value in sorted(row.get("config", {}).items()):
         flat[key] = _csv_value(value)
-    for key, value in row.get("metrics", {}).items():
+    for key, value in sorted(row.get("metrics", {}).items()):
         flat[f"metric.{key}" if key in flat else key] = _csv_value(value)
     return flat
 
 
 def _csv_value(value: Any) -> Any:
-    return json.dumps(value) if isinstance(value, (list, dict)) else value
+    # sort_keys: a nested dict must read the same whether it came from a worker or from the file.
+    return json.dumps(value, sort_keys=True) if isinstance(value, (list, tuple, dict)) else value
 
 
 def write_csv(rows: Iterable[Mapping[str, Any]], path: str | os.PathLike[str]) -> Path:
-    """Write result rows as CSV sorted by cell id (an order-free, comparable file), atomically."""
-    flat = [flat_row(r) for r in sorted(rows, key=lambda r: r["cell_id"])]
-    names: list[str] = []
-    for r in flat:
-        names.extend(k for k in r if k not in names)
+    """Write result rows as CSV sorted by cell id, one per cell, in a fixed column order, atomically.
+
+    Columns: ``cell_id``, ``kind``, the config keys sorted, then the metric keys sorted — never
+    the order rows happened to arrive or be read in, so the file is comparable byte for byte.
+    """
+    unique = {r["cell_id"]: r for r in reversed(list(rows))}  # the first row of a cell id wins
+    config_keys = sorted({str(k) for r in unique.values() for k in r.get("config", {})})
+    metric_keys = sorted({str(k) for r in unique.values() for k in r.get("metrics", {})})
+    fixed = {"cell_id", "kind", *config_keys}
+    # A metric named like a config key is renamed in every row alike, whichever rows hold that key.
+    column = {k: f"metric.{k}" if k in fixed else k for k in metric_keys}
+    names = ["cell_id", "kind", *config_keys, *column.values()]
+    flat = []
+    for cid in sorted(unique):
+        r = unique[cid]
+        cells: dict[str, Any] = {"cell_id": cid, "kind": r.get("kind", "")}
+        cells.update({str(k): _csv_value(v) for k, v in r.get("config", {}).items()})
+        cells.update({column[str(k)]: _csv_value(v) for k, v in r.get("metrics", {}).items()})
+        flat.append(cells)
     return atomic_write_csv(path, [{k: r.get(k, "") for k in names} for r in flat], names)
 
 
@@ -571,18 +602,21 @@ def run_sweep(
                             _log_error(out, cell, exc)
                         else:
                             assert row is not None  # a cell without an exception has a row
-                            _append_row(fh, row)
-                            new_rows.append(row)
+                            new_rows.append(_append_row(fh, row))
                         bar.update(1)
                 finally:
                     # Close the backend now (an interrupt stops its workers) rather than when the
                     # traceback holding this frame is collected.
                     getattr(stream, "close", lambda: None)()
                     bar.close()
-        rows = existing + new_rows
+        # Only this spec's cells: rows of another configuration run earlier in this folder stay in
+        # results.jsonl (they are reused if that configuration comes back) but are not its results.
+        by_id = {r["cell_id"]: r for r in existing + new_rows}
+        rows = [by_id[c.id] for c in cells if c.id in by_id]
+        other = len(set(by_id) - {c.id for c in cells})
         write_csv(rows, out / RESULTS_CSV)
     return SweepResult(out, len(cells), len(new_rows), len(cells) - len(todo), failed, rows,
-                       time.perf_counter() - t0)
+                       time.perf_counter() - t0, other)
 
 
 def _log_error(out: Path, cell: Cell, exc: BaseException) -> None:
