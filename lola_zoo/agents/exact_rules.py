@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import difflib
 import functools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Sequence, cast
 
 import torch
@@ -50,6 +50,7 @@ __all__ = [
     "register_learner",
     "learner_names",
     "exact_update",
+    "derivatives",
 ]
 
 #: ``value_fn(params) -> V`` with ``params[i]`` of shape ``(B, ...)`` and ``V`` of shape ``(B, N)``.
@@ -99,6 +100,14 @@ class Derivatives:
             )
         return self._grads[i][j]
 
+    def mixed_vp(self, k: int, i: int, j: int, v: torch.Tensor, create_graph: bool = False) -> torch.Tensor:
+        """``∇_{θ_i} [v · ∇_{θ_j} V_k]`` per seed with ``v`` held fixed: a mixed Hessian-vector product.
+
+        LOLA's shaping term is ``mixed_vp(j, i, j, ∇_j V_i)`` and LookAhead's ``mixed_vp(i, i, j, ∇_j V_j)``;
+        the closed-form 2×2 derivatives (:mod:`lola_zoo.agents.closed_form`) override this.
+        """
+        return _vjp(self.grad(k, j), self.params[i], v, create_graph)
+
 
 #: A rule maps (derivatives, player index) to an additive piece of that player's update direction.
 Rule = Callable[[Derivatives, int], torch.Tensor]
@@ -143,7 +152,7 @@ def lola_correction(d: Derivatives, i: int, eta: float = 1.0, create_graph: bool
     The gradient flows only through the opponent's naive step ``∇_j V_j`` — the reference code's
     default (``pseudo=False``): ``(∇_i∇_j V_j) ∇_j V_i``.
     """
-    out = sum(_vjp(d.grad(j, j), d.params[i], d.grad(i, j), create_graph) for j in _opponents(d, i))
+    out = sum(d.mixed_vp(j, i, j, d.grad(i, j), create_graph) for j in _opponents(d, i))
     return cast(torch.Tensor, eta * out)
 
 
@@ -153,7 +162,7 @@ def lookahead_correction(d: Derivatives, i: int, eta: float = 1.0, create_graph:
     The opponent's anticipated step is a constant: only the curvature of one's own value in the
     opponent's direction, ``(∇_i∇_j V_i) ∇_j V_j``, remains — no shaping of the opponent.
     """
-    out = sum(_vjp(d.grad(i, j), d.params[i], d.grad(j, j), create_graph) for j in _opponents(d, i))
+    out = sum(d.mixed_vp(i, i, j, d.grad(j, j), create_graph) for j in _opponents(d, i))
     return cast(torch.Tensor, eta * out)
 
 
@@ -241,6 +250,12 @@ def exact_lola_gradient(d: Derivatives, i: int, eta: float = 1.0, create_graph: 
     shifted = [
         p if j == i else p + eta * d.grad(j, j) for j, p in enumerate(d.params)
     ]
+    at = getattr(d, "at", None)
+    if at is not None and not create_graph:
+        # Chain rule written out: own gradient at the looked-ahead point, plus the opponent's step
+        # differentiated in θ_i, (∂(η∇_j V_j)/∂θ_i)ᵀ ∇_j V_i(shifted) — a mixed product at θ.
+        ahead = at(shifted)
+        return ahead.grad(i, i) + sum(eta * d.mixed_vp(j, i, j, ahead.grad(i, j)) for j in _opponents(d, i))
     v = d.value_fn(shifted)[:, i].sum()
     return _differentiate(v, d.params[i], create_graph)
 
@@ -253,12 +268,16 @@ class Learner:
     :param base: the base direction (``naive_gradient`` or ``exact_lola_gradient``).
     :param corrections: rules whose outputs are added to the base direction.
     :param second_order: whether any part needs differentiable first derivatives.
+    :param closed_form: whether every part only combines first derivatives and mixed products
+        (``Derivatives.grad`` / ``mixed_vp`` / ``at``), so closed-form derivatives can run it
+        without recording an autograd graph.  Built-in rules set it; user corrections do not.
     """
 
     name: str
     base: Rule = naive_gradient
     corrections: tuple[Rule, ...] = field(default=())
     second_order: bool = False
+    closed_form: bool = False
 
     def direction(self, d: Derivatives, i: int) -> torch.Tensor:
         """Player i's update direction at the point held by ``d`` (multiply by δ to get the step)."""
@@ -273,15 +292,16 @@ class Learner:
 
 
 def _naive(**_: float) -> Learner:
-    return Learner("nl")
+    return Learner("nl", closed_form=True)
 
 
 def _lola(eta: float = 1.0, **_: float) -> Learner:
-    return Learner("nl").with_correction(functools.partial(lola_correction, eta=eta), "lola")
+    return replace(Learner("nl").with_correction(functools.partial(lola_correction, eta=eta), "lola"), closed_form=True)
 
 
 def _lola_taylor(eta: float = 1.0, **_: float) -> Learner:
-    return Learner("nl").with_correction(functools.partial(taylor_lola_correction, eta=eta), "lola-taylor")
+    learner = Learner("nl").with_correction(functools.partial(taylor_lola_correction, eta=eta), "lola-taylor")
+    return replace(learner, closed_form=True)
 
 
 def _hola(eta: float = 1.0, order: int = 2, **_: float) -> Learner:
@@ -293,17 +313,19 @@ def _hola(eta: float = 1.0, order: int = 2, **_: float) -> Learner:
 
 
 def _lookahead(eta: float = 1.0, **_: float) -> Learner:
-    return Learner("nl").with_correction(functools.partial(lookahead_correction, eta=eta), "lookahead")
+    learner = Learner("nl").with_correction(functools.partial(lookahead_correction, eta=eta), "lookahead")
+    return replace(learner, closed_form=True)
 
 
 def _sos(eta: float = 1.0, a: float = 0.5, b: float = 0.1, **_: float) -> Learner:
     if a < 0 or b < 0:
         raise ValueError(f"SOS needs a >= 0 and b >= 0, got a={a!r}, b={b!r}")
-    return Learner("nl").with_correction(functools.partial(sos_correction, eta=eta, a=a, b=b), "sos")
+    learner = Learner("nl").with_correction(functools.partial(sos_correction, eta=eta, a=a, b=b), "sos")
+    return replace(learner, closed_form=True)
 
 
 def _exact_lola(eta: float = 1.0, **_: float) -> Learner:
-    return Learner("exact-lola", functools.partial(exact_lola_gradient, eta=eta), (), True)
+    return Learner("exact-lola", functools.partial(exact_lola_gradient, eta=eta), (), True, closed_form=True)
 
 
 def _pola(**hyper_parameters: float) -> Learner:
@@ -361,6 +383,22 @@ def make_learner(name: str, **hyper_parameters: Any) -> Learner:
     return LEARNERS[key][0](**hyper_parameters)
 
 
+def derivatives(value_fn: ValueFn, params: Sequence[torch.Tensor], learners: Sequence[Learner]) -> Derivatives:
+    """The :class:`Derivatives` these learners need at ``params``: closed-form where the value allows.
+
+    A value function with a ``derivatives(params, create_graph)`` method (the two-player 2×2
+    :class:`~lola_zoo.agents.closed_form.TwoByTwoValue`) supplies them; it records no autograd graph
+    when every learner is ``closed_form``.  Anything else gets autograd's.
+    """
+    second_order = any(learner.second_order for learner in learners)
+    factory = getattr(value_fn, "derivatives", None)
+    if factory is not None:
+        closed = factory(params, create_graph=second_order and not all(getattr(lr, "closed_form", False) for lr in learners))
+        if closed is not None:
+            return cast(Derivatives, closed)
+    return Derivatives(value_fn, params, create_graph=second_order)
+
+
 def exact_update(
     value_fn: ValueFn,
     params: Sequence[torch.Tensor],
@@ -376,7 +414,7 @@ def exact_update(
             f"need one learner and one learning rate per player: {len(params)} players, "
             f"{len(learners)} learners, {len(lrs)} learning rates"
         )
-    d = Derivatives(value_fn, params, create_graph=any(lr.second_order for lr in learners))
+    d = derivatives(value_fn, params, learners)
     directions = [learner.direction(d, i) for i, learner in enumerate(learners)]
     new = [(p + lr * g).detach() for p, lr, g in zip(d.params, lrs, directions)]
     return new, d.values.detach()

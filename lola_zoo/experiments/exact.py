@@ -18,11 +18,11 @@ from typing import Any, Callable, Sequence
 import torch
 
 import lola_zoo
+from lola_zoo.agents.closed_form import TwoByTwoValue
 from lola_zoo.agents.exact_rules import Learner, ValueFn, exact_update, make_learner
 from lola_zoo.devices import torch_threads
-from lola_zoo.envs.exact import exact_value, payoff_matrix
+from lola_zoo.envs.exact import exact_value
 from lola_zoo.envs.games import MatrixGame
-from lola_zoo.envs.iterated import perspective_tables
 
 __all__ = [
     "ExactConfig",
@@ -201,11 +201,12 @@ class ExactResult:
 
 
 def make_value_fn(game: MatrixGame, gamma: float | torch.Tensor, fast: bool = True) -> ValueFn:
-    """``params -> V (B, N)``: :func:`exact_value`, or an equal but leaner form for 2×2 two-player games.
+    """``params -> V (B, N)``: :func:`exact_value`, or the closed-form 2×2 two-player value.
 
-    The lean form builds the joint chain from elementwise products only (no broadcasting
-    reductions in the backward pass), which makes LOLA's double backward about twice as fast;
-    ``tests/test_exact_experiments.py`` checks that values, gradients and Hessians agree.
+    The closed form (:class:`~lola_zoo.agents.closed_form.TwoByTwoValue`) also hands the learning
+    rules their first derivatives and mixed products as formulas instead of autograd graphs;
+    ``tests/test_closed_form.py`` and ``tests/test_exact_experiments.py`` check both against autograd.
+    ``fast=False`` keeps the general engine (the baseline benchmarks compare against).
     """
     rows = isinstance(gamma, torch.Tensor) and gamma.numel() > 1  # one discount per batch row (grids)
     if not bool(torch.all((torch.as_tensor(gamma) > 0.0) & (torch.as_tensor(gamma) < 1.0))):
@@ -214,36 +215,7 @@ def make_value_fn(game: MatrixGame, gamma: float | torch.Tensor, fast: bool = Tr
         if rows:
             raise ValueError(f"a discount per row needs a two-player 2x2 game; {game.name!r} is not one")
         return lambda params: exact_value(game, params, float(gamma))
-    # Seat-order state s seen by player 1: start stays 0, joint action j maps through its perspective.
-    perm = [0, *perspective_tables(game)[1].tolist()]
-    cache: dict[tuple[torch.dtype, torch.device], tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
-
-    def value(params: Sequence[torch.Tensor]) -> torch.Tensor:
-        th0, th1 = params
-        if th0.dim() != 2 or th0.shape[-1] != 5 or th1.shape != th0.shape:
-            if rows:
-                raise ValueError("a discount per row needs the tabular memory-1 layout (B, 5)")
-            return exact_value(game, params, float(gamma))  # other layouts: the general engine
-        key = (th0.dtype, th0.device)
-        if key not in cache:
-            eye5 = torch.eye(5, dtype=th0.dtype, device=th0.device)
-            cache[key] = (
-                payoff_matrix(game, th0.dtype, th0.device).T.contiguous(),
-                torch.eye(4, dtype=th0.dtype, device=th0.device),
-                # a permutation matrix, not fancy indexing: its backward is a matmul, not an index_put
-                eye5[perm].T.contiguous(),
-            )
-        rt, eye, to_seat_order = cache[key]
-        a = torch.sigmoid(th0)
-        b = torch.sigmoid(th1) @ to_seat_order
-        na, nb = 1.0 - a, 1.0 - b
-        # joint[k, s]: probability of joint action k (C-order over (a_0, a_1)) in seat-order state s
-        joint = torch.stack([a * b, a * nb, na * b, na * nb], dim=-2)  # (B, 4, 5)
-        g = gamma.to(th0).reshape(-1, 1, 1) if rows else gamma  # type: ignore[union-attr]
-        x = torch.linalg.solve(eye - g * joint[:, :, 1:], joint[:, :, 0].unsqueeze(-1)).squeeze(-1)
-        return x @ rt
-
-    return value
+    return TwoByTwoValue(game, gamma)
 
 
 class MLPPolicyForm:

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 import lola_zoo
-from lola_zoo.agents.exact_rules import Derivatives, make_learner
+from lola_zoo.agents.exact_rules import Derivatives, derivatives, make_learner
 from lola_zoo.agents.strategies import AlwaysCooperate, AlwaysDefect, TitForTat
 from lola_zoo.agents.tabular import TABULAR_LEARNERS
 from lola_zoo.envs.games import MatrixGame
@@ -300,7 +300,7 @@ class ExactEntrant(Entrant):
         params = [self.theta, opponent.logits.to(DTYPE)]
         if self.seat == 1:
             params.reverse()
-        d = Derivatives(self.value_fn, params, create_graph=self.learner.second_order)
+        d = derivatives(self.value_fn, params, [self.learner])  # closed form on 2x2 games
         self.theta = (self.theta + self.step * self.learner.direction(d, self.seat)).detach()
 
     def learn_n(self, logits: Sequence[torch.Tensor]) -> None:
