@@ -184,3 +184,67 @@ def test_sb3_agent_and_memory1_policies_enter_a_tournament_as_players():
     assert summary.payoff_matrix[i, j] == pytest.approx(mean_sb3)
     player = as_axelrod_player(TitForTat())
     assert isinstance(player, Memory1Player) and player.p_cooperate == (1.0, 1.0, 0.0, 1.0, 0.0)
+
+
+ZD_STRATEGIES = ["ZDGen2", "ZDExtort4", "ZDSet2", "ZDExtortion", "ZDMischief", "ZDExtort2", "ZDGTFT2"]
+
+
+def test_the_papers_payoffs_are_no_affine_image_of_axelrods():
+    # a*x + b with S: 0 -> -3 and R: 3 -> -1 fixes a = 2/3, b = -3; then T: 5 -> 1/3, not the paper's 0.
+    (R, S, T, P), (r, s, t, p) = (3, 0, 5, 1), (-1, -3, 0, -2)
+    a, b = (r - s) / (R - S), s
+    assert (a, b) == pytest.approx((2 / 3, -3)) and a * T + b == pytest.approx(1 / 3) != t
+    # No (a, b) at all: the columns (x, 1, y) are independent, so y = a x + b has no solution.
+    assert np.linalg.matrix_rank(np.array([[R, 1, r], [S, 1, s], [T, 1, t], [P, 1, p]], dtype=float)) == 3
+
+
+def test_zd_strategies_play_as_published_in_a_tournament_scored_with_the_papers_payoffs():
+    """They raised a bare ValueError (or became other strategies) when told the paper's payoffs."""
+    players = [*ZD_STRATEGIES, "TitForTat"]
+    ours = run_axelrod_tournament(players, turns=20, repetitions=2, game="ipd", seed=3)
+    standard = run_axelrod_tournament(players, turns=20, repetitions=2, game=None, seed=3)
+    # Same moves as under Axelrod's own game (the strategies are told the standard payoffs either way)...
+    names = [str(p) for p in standard.results.players]
+    assert [str(p) for p in ours.results.players] == names
+    assert ours.results.state_distribution == standard.results.state_distribution
+    # ...every move scored in the paper's payoffs.
+    for i, row in enumerate(names):
+        for j, col in enumerate(names):
+            counts = standard.results.state_distribution[i][j]
+            if i == j or not counts:
+                continue
+            expected = sum(n * GAME.payoff(0, (a.value, b.value)) for (a, b), n in counts.items()) / sum(counts.values())
+            got = ours.payoff_matrix[ours.names.index(row), ours.names.index(col)]
+            assert got == pytest.approx(expected), (row, col)
+
+
+@pytest.mark.parametrize("name", ZD_STRATEGIES)
+def test_a_zd_agent_in_the_papers_ipd_keeps_its_published_four_vector(name):
+    agent = AxelrodAgent(name, match_length=10, game="ipd")
+    agent.reset()  # told the paper's payoffs, ZDGen2 & co. raised ValueError here
+    reference = axelrod_strategy(name)()
+    reference.set_match_attributes(length=10, game=axl.Game(), noise=0)
+    assert agent.player._four_vector == reference._four_vector
+    play_in_env(agent, TitForTat(), 10)
+
+
+def test_axelrod_agent_refuses_games_that_are_not_2x2():
+    with pytest.raises(ValueError, match=r"AxelrodAgent\(TitForTat\) needs a symmetric 2x2 game.*\(3, 3\)"):
+        AxelrodAgent("TitForTat", game="rps")
+    with pytest.raises(ValueError, match=r"needs a symmetric 2x2 game.*\(2, 2, 2\)"):
+        AxelrodAgent("TitForTat", game="public-goods-3")
+    agent = AxelrodAgent("TitForTat")
+    with pytest.raises(ValueError, match=r"one-hot of length 5\), got shape \(10,\).*two-action games only"):
+        agent.act(np.eye(10, dtype=np.float32)[3])  # an RPS one-hot state: it read it as IPD state 3
+    with pytest.raises(ValueError, match=r"state in 0\.\.4, got 7.*two-action games only"):
+        agent.act(np.int64(7))
+    # Without game=, the first joint action no 2x2 game has is refused as the loop reports it.
+    env = lola_zoo.make("rps", max_steps=5)
+    observations, _ = env.reset(seed=0)
+    action = agent.act(observations["player_0"])
+    next_observations, rewards, terminations, truncations, infos = env.step({"player_0": action, "player_1": 2})
+    from lola_zoo.agents.base import Transition
+
+    with pytest.raises(ValueError, match=r"joint action \(0, 2\) is not one of a two-player two-action game"):
+        agent.observe(Transition(observations["player_0"], action, rewards["player_0"], next_observations["player_0"],
+                                 info=infos["player_0"]))

@@ -9,9 +9,13 @@
 * :func:`run_axelrod_tournament` — a round-robin tournament, scored with our game's payoffs.
 
 Conventions match: Axelrod's ``Action.C.value == 0`` and ``Action.D.value == 1`` are our actions
-0 (cooperate) and 1 (defect).  Axelrod's standard payoffs are positive (R, S, T, P = 3, 0, 5, 1)
-while the LOLA paper's are ``-1, -3, 0, -2``: strategies see Axelrod's standard game unless told
-otherwise, and tournament scores use whichever ``game`` is passed.
+0 (cooperate) and 1 (defect).  Axelrod strategies always play under Axelrod's standard payoffs
+(R, S, T, P = 3, 0, 5, 1), whatever game they are scored in: many compute their moves from the
+payoffs (the zero-determinant family, the Meta players), and under the LOLA paper's ``-1, -3, 0, -2``
+they either raise inside Axelrod or silently become other strategies.  Those payoffs are no affine
+image of Axelrod's (``a*x + b`` with ``S: 0 -> -3`` and ``R: 3 -> -1`` gives ``a = 2/3, b = -3``, so
+``T: 5 -> 1/3``, not 0), so scores cannot be rescaled either: tournaments tell the strategies the
+standard game and score every move in the ``game`` passed.
 
 Importing this module imports ``axelrod``, which takes 10-20 s (it builds its classifiers), so
 ``lola_zoo`` never imports it by itself.  Install with ``pip install 'lola-zoo[axelrod]'``.
@@ -27,7 +31,7 @@ from typing import Any, Sequence
 import numpy as np
 from numpy.typing import ArrayLike
 
-from lola_zoo.agents.base import Agent, memory1_state
+from lola_zoo.agents.base import Agent, Transition, memory1_state
 from lola_zoo.agents.strategies import Memory1Strategy
 from lola_zoo.envs.games import MatrixGame
 
@@ -94,11 +98,27 @@ def axelrod_game(game: MatrixGame | str | None = None) -> Any:
         game = lola_zoo.game(game)
     if not isinstance(game, MatrixGame):
         raise TypeError(f"game must be a MatrixGame, a registered id or None, got {type(game).__name__}")
-    pay = game.payoffs
-    if game.n_actions != (2, 2) or not np.allclose(pay[0], pay[1].T):
-        raise ValueError(f"axelrod needs a symmetric 2x2 game; {game.name!r} has actions {game.n_actions}")
+    pay = _two_by_two(game, "axelrod").payoffs
+    if not np.allclose(pay[0], pay[1].T):
+        raise ValueError(f"axelrod needs a symmetric 2x2 game; {game.name!r} is not symmetric")
     # Axelrod's names: R (both cooperate), S (sucker), T (temptation), P (both defect).
     return axl.Game(r=pay[0, 0, 0], s=pay[0, 0, 1], t=pay[0, 1, 0], p=pay[0, 1, 1])
+
+
+def _two_by_two(game: MatrixGame | str, who: str) -> MatrixGame:
+    """``game`` (or the registered id's game) if it is a two-player, two-action game, else a ValueError naming it."""
+    if isinstance(game, str):
+        import lola_zoo
+
+        game = lola_zoo.game(game)
+    if not isinstance(game, MatrixGame):
+        raise TypeError(f"game must be a MatrixGame or a registered id, got {type(game).__name__}")
+    if game.n_actions != (2, 2):
+        raise ValueError(
+            f"{who} needs a symmetric 2x2 game (two players, cooperate/defect) such as the IPD; {game.name!r} has "
+            f"actions {game.n_actions}, whose memory-1 states it would misread as IPD states"
+        )
+    return game
 
 
 class _Opponent(axl.Player):
@@ -123,10 +143,16 @@ class AxelrodAgent(Agent):
     the other one breaks some strategies); every round the previous joint action, read from the
     memory-1 observation, goes into both histories before the strategy is asked for a move.
 
+    The strategy is always told Axelrod's standard payoffs (R, S, T, P = 3, 0, 5, 1), the game it was
+    designed for, as in :func:`run_axelrod_tournament` (see the module docstring for why).  It plays
+    two-player two-action games only: a memory-1 state of a game with more actions (one-hot of another
+    length, a state index above 4, a joint action with an action above 1) raises a ValueError.
+
     :param strategy: an axelrod strategy class or its name (``"TitForTat"``, ``"Grudger"``, ...).
     :param match_length: rounds per episode, told to strategies that use it (``None``: unknown,
         as in Axelrod's matches of uncertain length).
-    :param game: the payoffs the strategy is told (``None``: Axelrod's standard R,S,T,P = 3,0,5,1).
+    :param game: the game the agent will play (a MatrixGame or registered id), checked to be 2x2 so
+        that a wrong game fails here; ``None``: not checked.  It does not change what the strategy is told.
     :param strategy_kwargs: arguments of the strategy's constructor.
     """
 
@@ -147,10 +173,11 @@ class AxelrodAgent(Agent):
             )
         if match_length is not None and match_length < 1:
             raise ValueError(f"match_length must be positive or None, got {match_length}")
+        self.env_game = None if game is None else _two_by_two(game, f"AxelrodAgent({cls.__name__})")
         self.player = cls(**strategy_kwargs)
         self.name = self.player.name
         self.match_length = match_length
-        self.game = axelrod_game(game)
+        self.game = axl.Game()  # what the strategy is told: the payoffs it was designed for
         self._opponent = _Opponent()
         self._started = False
 
@@ -170,9 +197,18 @@ class AxelrodAgent(Agent):
 
     def act(self, observation: Any) -> int:
         """Record the previous joint action (from the observation) and return the strategy's move."""
+        shape = np.shape(observation)
+        if shape not in ((), (5,)):
+            raise ValueError(
+                f"{self.name}: expected an IPD memory-1 observation (a state in 0..4 or a one-hot of length 5), got "
+                f"shape {shape}; AxelrodAgent plays two-action games only"
+            )
         state = memory1_state(observation)
         if not 0 <= state <= 4:
-            raise ValueError(f"{self.name}: expected an IPD memory-1 state in 0..4, got {state}")
+            raise ValueError(
+                f"{self.name}: expected an IPD memory-1 state in 0..4, got {state}; AxelrodAgent plays two-action "
+                "games only"
+            )
         if state == 0:
             if not self._started or len(self.player.history) > 0:
                 self.reset()  # the loop may not call reset(): the start state begins a match
@@ -183,6 +219,15 @@ class AxelrodAgent(Agent):
             self.player.update_history(_ACTIONS[own], _ACTIONS[other])
             self._opponent.update_history(_ACTIONS[other], _ACTIONS[own])
         return int(self.player.strategy(self._opponent).value)
+
+    def observe(self, transition: Transition) -> None:
+        """Check the step came from a two-player two-action game (the strategy learns nothing from it)."""
+        joint = transition.info.get("joint_action") if isinstance(transition.info, dict) else None
+        if joint is not None and (len(joint) != 2 or any(a not in (0, 1) for a in joint)):
+            raise ValueError(
+                f"{self.name}: joint action {tuple(joint)} is not one of a two-player two-action game; AxelrodAgent "
+                "plays the IPD and other 2x2 games only"
+            )
 
     def state_dict(self) -> dict[str, Any]:
         """The strategy's name and constructor arguments (its history is per-episode)."""
@@ -350,8 +395,9 @@ def run_axelrod_tournament(
         (anything :func:`as_axelrod_player` takes).
     :param turns: rounds per match (the paper's episodes: 150).
     :param repetitions: matches per pair.
-    :param game: the payoffs scored and told to the strategies: a registered id (default ``"ipd"``,
-        the paper's), a MatrixGame, or ``None`` for Axelrod's standard (3, 0, 5, 1).
+    :param game: the payoffs every move is scored in: a registered id (default ``"ipd"``, the paper's),
+        a symmetric 2x2 MatrixGame, or ``None`` for Axelrod's standard (3, 0, 5, 1).  The strategies are
+        told Axelrod's standard payoffs whatever ``game`` is, so that each plays as it was designed.
     :param noise: probability that a move is flipped.
     :param seed: the tournament's seed.
     :param progress: show axelrod's progress bar.
@@ -365,8 +411,11 @@ def run_axelrod_tournament(
     duplicated = sorted({n for n in names if names.count(n) > 1})
     if duplicated:
         raise ValueError(f"player names must be unique in a tournament; repeated: {duplicated}")
+    # ``game`` scores the matches; ``match_attributes`` is what every player is told (the standard game).
+    told = {"length": turns, "game": axl.Game(), "noise": noise}
     tournament = axl.Tournament(
-        axl_players, game=axelrod_game(game), turns=turns, repetitions=repetitions, noise=noise, seed=seed
+        axl_players, game=axelrod_game(game), turns=turns, repetitions=repetitions, noise=noise, seed=seed,
+        match_attributes=told,
     )
     results = tournament.play(progress_bar=progress, processes=None)
     payoff = np.asarray(results.payoff_matrix, dtype=np.float64)  # mean per turn, players in input order
