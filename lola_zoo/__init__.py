@@ -16,3 +16,8 @@ __all__ = [
     "registered",
     "spec",
 ]
+
+# Plugins register now, not on the first lola_zoo lookup: their ids must already be in PettingZoo's mirror
+# for ``pettingzoo.make("parallel", "lola_zoo/<plugin id>-v0")``.  Last, so that a plugin importing lola_zoo
+# finds every name bound.
+load_plugins()

@@ -11,16 +11,24 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import inspect
 import warnings
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from types import MappingProxyType
 from typing import Any, Callable, Literal, Mapping
 
-import numpy as np
 from numpy.typing import ArrayLike
 
-from lola_zoo.envs.games import CANONICAL_GAMES, N_PLAYER_FAMILIES, MatrixGame, symmetric_game
+from lola_zoo.envs.base import is_count
+from lola_zoo.envs.games import (
+    CANONICAL_GAMES,
+    MAX_FAMILY_PLAYERS,
+    N_PLAYER_FAMILIES,
+    MatrixGame,
+    payoff_array,
+    symmetric_game,
+)
 
 __all__ = ["EnvSpec", "register", "make", "registered", "spec", "load_plugins", "ENTRY_POINT_GROUP"]
 
@@ -87,7 +95,7 @@ def _family_game(id: str, kwargs: dict[str, Any]) -> MatrixGame | None:
 def _game_from_payoffs(id: str, payoffs: ArrayLike | MatrixGame, action_names: Any, description: str) -> MatrixGame:
     if isinstance(payoffs, MatrixGame):
         return payoffs
-    array = np.asarray(payoffs, dtype=np.float64)
+    array = payoff_array(payoffs, f"register({id!r})")  # bools, text, inf, 1e308: refused here, naming the value
     if array.ndim == 2:
         # A square matrix is the row player's payoff of a symmetric two-player game.
         return symmetric_game(array, id, action_names, description)
@@ -95,6 +103,47 @@ def _game_from_payoffs(id: str, payoffs: ArrayLike | MatrixGame, action_names: A
         (tuple(action_names),) if isinstance(action_names[0], str) else tuple(map(tuple, action_names))
     )
     return MatrixGame(id, array, names, description)
+
+
+def _checked_entry_point(id: str, entry_point: Callable[..., Any] | str) -> Callable[..., Any]:
+    """The callable ``entry_point`` names, imported now so that a typo fails at ``register``, not at ``make``."""
+    if callable(entry_point):
+        return entry_point
+    if not isinstance(entry_point, str):
+        raise TypeError(f"register({id!r}): entry_point must be a callable or 'module:attr', got {entry_point!r}")
+    module_name, _, attr = entry_point.partition(":")
+    if not module_name or not attr:
+        raise ValueError(f"register({id!r}): entry point {entry_point!r} must look like 'module:attr'")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ValueError(f"register({id!r}): cannot import the module of entry point {entry_point!r}: {exc}") from None
+    target = getattr(module, attr, None)
+    if target is None:
+        raise ValueError(f"register({id!r}): module {module_name!r} has no attribute {attr!r} (entry point "
+                         f"{entry_point!r})")
+    if not callable(target):
+        raise TypeError(f"register({id!r}): entry point {entry_point!r} is a {type(target).__name__}, not callable")
+    return target
+
+
+def _check_kwargs(id: str, target: Callable[..., Any], kwargs: Mapping[str, Any]) -> None:
+    """Refuse keyword arguments ``target`` does not take, and a ``max_steps`` / ``max_cycles`` that is no positive int."""
+    for name in ("max_steps", "max_cycles"):
+        if name in kwargs and kwargs[name] is not None and (not is_count(kwargs[name]) or kwargs[name] < 1):
+            raise ValueError(f"register({id!r}): {name} must be a positive integer, got {kwargs[name]!r}")
+    try:
+        signature = inspect.signature(target)
+    except (TypeError, ValueError):  # some builtins have no signature: nothing to check against
+        return
+    params = signature.parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    unknown = sorted(k for k in kwargs if k not in params or params[k].kind is inspect.Parameter.POSITIONAL_ONLY)
+    if unknown:
+        accepted = [k for k, p in params.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        raise TypeError(f"register({id!r}): unknown keyword argument(s) {unknown} for "
+                        f"{getattr(target, '__qualname__', target)}; it takes {accepted}")
 
 
 def register(
@@ -112,6 +161,9 @@ def register(
 
     ``payoffs`` is either a :class:`MatrixGame`, a square ``(n, n)`` matrix of the row player's
     payoffs (a symmetric two-player game), or a full ``(N, n_0, ..., n_N-1)`` table per player.
+    Everything is checked here, so that a bad registration fails at ``register`` rather than at
+    ``make``: the payoffs, ``max_steps``, the entry point (imported now) and the keyword arguments
+    it is given.
     """
     if not isinstance(id, str) or not id.strip():
         raise ValueError(f"id must be a non-empty string, got {id!r}")
@@ -119,6 +171,10 @@ def register(
         raise ValueError(f"register({id!r}): give exactly one of payoffs= or entry_point=")
     if id in _REGISTRY and not override:
         raise ValueError(f"id {id!r} is already registered; pass override=True to replace it")
+    if kwargs is not None and not isinstance(kwargs, Mapping):
+        raise TypeError(f"register({id!r}): kwargs must be a dict of keyword arguments, got {kwargs!r}")
+    if max_steps is not None and (not is_count(max_steps) or max_steps < 1):
+        raise ValueError(f"register({id!r}): max_steps must be a positive integer, got {max_steps!r}")
     defaults = dict(kwargs or {})
     game = None
     if payoffs is not None:
@@ -128,21 +184,40 @@ def register(
         entry_point = _ITERATED_ENTRY
     if max_steps is not None:
         defaults["max_steps"] = max_steps
-    new = EnvSpec(id, entry_point, MappingProxyType(defaults), description, game)  # type: ignore[arg-type]
-    _REGISTRY[id] = new
-    _register_with_pettingzoo(new)
+    assert entry_point is not None  # one of the two sources was given (checked above)
+    _check_kwargs(id, _checked_entry_point(id, entry_point), defaults)
+    return _add(EnvSpec(id, entry_point, MappingProxyType(defaults), description, game))
+
+
+def _add(new: EnvSpec) -> EnvSpec:
+    """Store a checked spec and mirror it into PettingZoo's registry."""
+    _REGISTRY[new.id] = new
+    _register_with_pettingzoo(new.id)
     return new
 
 
-def _register_with_pettingzoo(new: EnvSpec) -> None:
-    """Mirror the id into PettingZoo's own registry so ``pettingzoo.make("lola_zoo/<id>-v0")`` works."""
+def _register_with_pettingzoo(id: str) -> None:
+    """Mirror ``id`` into PettingZoo's registries so ``pettingzoo.make("parallel" | "aec", "lola_zoo/<id>-v0")`` works.
+
+    The entry points look ``id`` up in this registry when called, so an ``override=True`` re-registration
+    needs no new mirror entry.
+    """
     try:
         import pettingzoo
 
-        pz_id = f"lola_zoo/{new.id}-v0"
-        if pz_id not in pettingzoo.parallel_registry:
-            pettingzoo.register("parallel", pz_id, entry_point=lambda **kw: make(new.id, **kw))
-    except Exception:  # pragma: no cover - an older PettingZoo without a registry
+        pz_id = f"lola_zoo/{id}-v0"
+
+        def parallel(**kwargs: Any) -> Any:
+            return make(id, **kwargs)
+
+        def aec(**kwargs: Any) -> Any:
+            return make(id, api="aec", **kwargs)
+
+        for api, registry, creator in (("parallel", pettingzoo.parallel_registry, parallel),
+                                       ("aec", pettingzoo.aec_registry, aec)):
+            if pz_id not in registry:
+                pettingzoo.register(api, pz_id, entry_point=creator)
+    except Exception:  # pragma: no cover - a PettingZoo without a registry: lola_zoo.make still works
         pass
 
 
@@ -198,9 +273,9 @@ def make(id: str, *, api: Literal["parallel", "aec"] = "parallel", **kwargs: Any
         kwargs["game"] = rebuilt
     env = s.resolve()(**{**s.kwargs, **kwargs})
     if api == "aec":
-        from pettingzoo.utils.conversions import parallel_to_aec
+        from lola_zoo.envs.base import to_aec
 
-        return parallel_to_aec(env)
+        return to_aec(env)
     return env
 
 
@@ -226,9 +301,18 @@ def game(id: str, **kwargs: Any) -> MatrixGame:
 
 for _id, _game in CANONICAL_GAMES.items():
     register(_id, payoffs=_game, description=_game.description)
-register("coin-game", entry_point="lola_zoo.envs.coin_game:CoinGame", description="Coin Game (LOLA paper)")
-register("in-the-matrix", entry_point="lola_zoo.envs.in_the_matrix:InTheMatrix", description="IPD in the matrix (grid world, zap to play)")
-register("cournot", entry_point="lola_zoo.envs.cournot:CournotGame", description="Cournot oligopoly (continuous quantities)")
-register("fishery", entry_point="lola_zoo.envs.fishery:Fishery", description="common-pool fishery (continuous harvest efforts)")
+# The built-in entry points are added without importing them: their modules cost import time that
+# `import lola_zoo` should not pay, and the test suite checks them instead of register().
+for _id, _entry, _description in (
+    ("coin-game", "lola_zoo.envs.coin_game:CoinGame", "Coin Game (LOLA paper)"),
+    ("in-the-matrix", "lola_zoo.envs.in_the_matrix:InTheMatrix", "IPD in the matrix (grid world, zap to play)"),
+    ("cournot", "lola_zoo.envs.cournot:CournotGame", "Cournot oligopoly (continuous quantities)"),
+    ("fishery", "lola_zoo.envs.fishery:Fishery", "common-pool fishery (continuous harvest efforts)"),
+):
+    _add(EnvSpec(_id, _entry, MappingProxyType({}), _description))
 for _id in ("public-goods-3", "public-goods-4", "ipd-3", "ipd-4"):  # listed; other sizes register on first use
     _family_spec(_id)
+# ...but every size a family builds is in PettingZoo's mirror from the start (make registers it on first use).
+for _prefix in N_PLAYER_FAMILIES:
+    for _n in range(2, MAX_FAMILY_PLAYERS + 1):
+        _register_with_pettingzoo(f"{_prefix}-{_n}")

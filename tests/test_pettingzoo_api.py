@@ -9,9 +9,10 @@ import pytest
 import lola_zoo
 import lola_zoo.envs.iterated as iterated_module
 
-# Discrete observations are np.int64 scalars, as PettingZoo's classic envs use; its AEC test warns
-# about any non-ndarray observation, which says nothing about correctness here.
-pytestmark = pytest.mark.filterwarnings("ignore:Observation is not a NumPy array")
+# The AEC view observes NumPy arrays (a Discrete state as a 0-d array), so "Observation is not a NumPy
+# array" must not come back; the start state is state 0, which PettingZoo's heuristic calls "all zeros".
+pytestmark = [pytest.mark.filterwarnings("error:Observation is not a NumPy array"),
+              pytest.mark.filterwarnings("ignore:Observation numpy array is all zeros")]
 
 ALL_IDS = sorted(lola_zoo.registered())
 MATRIX_IDS = [i for i in ALL_IDS if lola_zoo.spec(i).game is not None]

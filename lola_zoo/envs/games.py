@@ -7,14 +7,63 @@ PettingZoo environment and the exact-value engine are both built from it.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 __all__ = ["MatrixGame", "CANONICAL_GAMES", "symmetric_game", "public_goods_game", "n_player_prisoners_dilemma",
-           "N_PLAYER_FAMILIES"]
+           "N_PLAYER_FAMILIES", "MAX_ABS_PAYOFF", "MAX_FAMILY_PLAYERS", "payoff_array"]
+
+#: the largest |payoff| a game may have.  Discounted values reach |payoff| / (1 - gamma) and LOLA's
+#: second-order terms multiply values together, so 1e9 keeps them far from overflow even in float32
+#: (3.4e38), where 1e308 turned exact values into inf.
+MAX_ABS_PAYOFF = 1e9
+
+
+def payoff_array(values: Any, what: str) -> np.ndarray:
+    """``values`` as a float64 array of real, finite payoffs with |payoff| <= :data:`MAX_ABS_PAYOFF`, else a ValueError.
+
+    Booleans and text are refused although NumPy would convert them (True -> 1.0, "3" -> 3.0): a payoff
+    table holding them is a mistake, not a game.  ``what`` names the table in the message.
+    """
+    try:
+        # Nested lists keep their elements' own types (object dtype): NumPy would turn [5, True] into ints
+        # and [5, "1"] into text, hiding which entry was wrong.
+        array = values if isinstance(values, np.ndarray) else np.array(values, dtype=object)
+    except ValueError as exc:  # ragged nesting
+        raise ValueError(f"{what}: payoffs must form a rectangular table of numbers ({exc})") from None
+    kind = array.dtype.kind
+    if kind not in "iuf":
+        flat = array.reshape(-1)
+        bad = next((k for k, v in enumerate(flat) if isinstance(v, (bool, np.bool_))
+                    or not isinstance(v, (numbers.Real, np.integer, np.floating))), None)
+        if kind == "O" and bad is None:  # e.g. Fractions or Decimals: real numbers, just not a NumPy dtype
+            array = array.astype(np.float64)
+        else:
+            index = tuple(int(i) for i in np.unravel_index(bad if bad is not None else 0, array.shape))
+            value = flat[bad if bad is not None else 0] if array.size else None
+            value = value.item() if isinstance(value, np.generic) else value  # show True, not np.True_
+            raise ValueError(
+                f"{what}: payoffs must be real numbers (not bools, text or complex); found "
+                f"{value!r} ({type(value).__name__}) at index {index}"
+            )
+    array = np.array(array, dtype=np.float64, copy=True)
+    if not np.all(np.isfinite(array)):
+        bad_index = np.argwhere(~np.isfinite(array))[0]
+        raise ValueError(
+            f"{what}: payoffs must be finite; found {array[tuple(bad_index)]} at index "
+            f"{tuple(int(b) for b in bad_index)}"
+        )
+    if array.size and np.abs(array).max() > MAX_ABS_PAYOFF:
+        bad_index = np.unravel_index(int(np.abs(array).argmax()), array.shape)
+        raise ValueError(
+            f"{what}: |payoff| must be at most {MAX_ABS_PAYOFF:g} (discounted values and their products would "
+            f"overflow); found {array[bad_index]:g} at index {tuple(int(b) for b in bad_index)}; rescale the game"
+        )
+    return array
 
 
 @dataclass(frozen=True, eq=False)
@@ -34,7 +83,7 @@ class MatrixGame:
     description: str = ""
 
     def __post_init__(self) -> None:
-        payoffs = np.array(self.payoffs, dtype=np.float64, copy=True)
+        payoffs = payoff_array(self.payoffs, f"MatrixGame {self.name!r}")
         if payoffs.ndim < 3:
             raise ValueError(
                 f"MatrixGame {self.name!r}: payoffs must have shape (N, n_0, ..., n_(N-1)) with one "
@@ -46,13 +95,10 @@ class MatrixGame:
                 f"MatrixGame {self.name!r}: payoffs shape {payoffs.shape} holds {n_players} player "
                 f"tables but {payoffs.ndim - 1} action axes; expected one action axis per player"
             )
-        if any(n < 1 for n in payoffs.shape[1:]):
-            raise ValueError(f"MatrixGame {self.name!r}: every player needs at least one action")
-        if not np.all(np.isfinite(payoffs)):
-            bad = np.argwhere(~np.isfinite(payoffs))[0]
+        if any(n < 2 for n in payoffs.shape[1:]):  # a seat without a choice makes no dilemma (1x1 was accepted)
             raise ValueError(
-                f"MatrixGame {self.name!r}: payoffs must be finite; found {payoffs[tuple(bad)]} at "
-                f"index {tuple(int(b) for b in bad)}"
+                f"MatrixGame {self.name!r}: every player needs at least two actions; got action counts "
+                f"{payoffs.shape[1:]}"
             )
         payoffs.setflags(write=False)
         object.__setattr__(self, "payoffs", payoffs)
@@ -122,7 +168,7 @@ def symmetric_game(
     description: str = "",
 ) -> MatrixGame:
     """Two-player symmetric game from the row player's matrix: ``R1[a0, a1] = R0[a1, a0]``."""
-    row = np.asarray(row_payoffs, dtype=np.float64)
+    row = payoff_array(row_payoffs, f"symmetric game {name!r}")
     if row.ndim != 2 or row.shape[0] != row.shape[1]:
         raise ValueError(
             f"symmetric game {name!r}: the row player's matrix must be square (n, n); got shape "
@@ -133,7 +179,7 @@ def symmetric_game(
 
 
 def _zero_sum(row_payoffs: ArrayLike, name: str, names: Sequence[Sequence[str]], description: str) -> MatrixGame:
-    row = np.asarray(row_payoffs, dtype=np.float64)
+    row = payoff_array(row_payoffs, f"zero-sum game {name!r}")
     return MatrixGame(name, np.stack([row, -row]), tuple(tuple(n) for n in names), description)
 
 
@@ -178,11 +224,16 @@ CANONICAL_GAMES: dict[str, MatrixGame] = {
 }
 
 
+#: the most players an N-player family (``public-goods-<N>``, ``ipd-<N>``) builds
+MAX_FAMILY_PLAYERS = 10
+
+
 def _n_players(n_players: object, family: str) -> int:
     if isinstance(n_players, bool) or not isinstance(n_players, (int, np.integer)) or n_players < 2:
         raise ValueError(f"{family} needs an integer number of players >= 2, got {n_players!r}")
-    if n_players > 10:  # the payoff table and the memory-1 state space grow as 2^N
-        raise ValueError(f"{family} with {n_players} players has 2^{n_players} joint actions; at most 10 players here")
+    if n_players > MAX_FAMILY_PLAYERS:  # the payoff table and the memory-1 state space grow as 2^N
+        raise ValueError(f"{family} with {n_players} players has 2^{n_players} joint actions; at most "
+                         f"{MAX_FAMILY_PLAYERS} players here")
     return int(n_players)
 
 

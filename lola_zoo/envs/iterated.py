@@ -14,7 +14,7 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.utils import seeding
 
-from lola_zoo.envs.base import DilemmaParallelEnv, discrete_action, pettingzoo_constructors
+from lola_zoo.envs.base import DilemmaParallelEnv, discrete_action, is_count, pettingzoo_constructors
 from lola_zoo.envs.games import CANONICAL_GAMES, MatrixGame
 
 __all__ = ["IteratedMatrixGame", "parallel_env", "env", "raw_env", "perspective_tables"]
@@ -47,6 +47,7 @@ class IteratedMatrixGame(DilemmaParallelEnv):
     :param max_cycles: PettingZoo's name for ``max_steps``; overrides it when given.
     """
 
+    _missing_action_message = "no action given for agent(s) {missing}; every live agent must act"
     metadata: dict[str, Any] = {
         "name": "iterated_matrix_game_v0",
         "render_modes": ["ansi", "human"],
@@ -69,7 +70,7 @@ class IteratedMatrixGame(DilemmaParallelEnv):
             game = CANONICAL_GAMES[game]
         if not isinstance(game, MatrixGame):
             raise TypeError(f"game must be a MatrixGame or a canonical game id, got {type(game).__name__}")
-        if int(max_steps) != max_steps or max_steps < 1:
+        if not is_count(max_steps) or max_steps < 1:
             raise ValueError(f"max_steps must be a positive integer, got {max_steps!r}")
         if observation_type not in ("discrete", "onehot"):
             raise ValueError(f"observation_type must be 'discrete' or 'onehot', got {observation_type!r}")
@@ -125,19 +126,8 @@ class IteratedMatrixGame(DilemmaParallelEnv):
         return observations, infos
 
     def _checked_joint_action(self, actions: dict[str, Any]) -> tuple[int, ...]:
-        if not self.agents:
-            raise RuntimeError(
-                "step() called after the episode ended; call reset() before stepping again"
-            )
-        unknown = set(actions) - set(self.possible_agents)
-        if unknown:
-            raise KeyError(f"unknown agent(s) {sorted(unknown)}; agents are {self.possible_agents}")
-        missing = [a for a in self.agents if a not in actions]
-        if missing:
-            raise KeyError(f"no action given for agent(s) {missing}; every live agent must act")
         joint = []
-        for agent, n in zip(self.possible_agents, self._dims):
-            action = actions[agent]
+        for (agent, action), n in zip(self._actions_in_seat_order(actions), self._dims):
             value = discrete_action(action, n)
             if value is None:
                 raise ValueError(
