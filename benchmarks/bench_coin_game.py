@@ -30,7 +30,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from lola_zoo.envs.batched_coin import BatchedCoinGame  # noqa: E402
 from lola_zoo.envs.coin_game import CoinGame  # noqa: E402
 
-TARGET = 1_000_000  # agent-steps/s at B = 4096 (the issue)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from numpy_coin_reference import NumpyCoinGameVec  # noqa: E402
+
+TARGET = 1_000_000  # agent-steps/s at B = 4096 (an earlier issue)
+TARGET_VS_NUMPY = 50.0  # the twin at B = 4096 on one thread against the numpy reference (issue 14)
 
 
 def pettingzoo_rate(seconds: float, n_players: int) -> float:
@@ -52,6 +56,23 @@ def pettingzoo_rate(seconds: float, n_players: int) -> float:
         elapsed = time.perf_counter() - start
         if elapsed >= seconds:
             return steps * n_players / elapsed
+
+
+def numpy_reference_rate(seconds: float, batch_size: int) -> float:
+    """Agent-steps/s of the reference-style numpy ``CoinGameVec`` (per-game Python loops) at B games."""
+    env = NumpyCoinGameVec(batch_size)
+    env.reset()
+    actions = np.random.default_rng(0).integers(4, size=(8, batch_size, 2))
+    steps, start = 0, time.perf_counter()
+    while True:
+        for k in range(len(actions)):
+            _, _, done = env.step(actions[k])
+            if done:
+                env.reset()
+            steps += 1
+            elapsed = time.perf_counter() - start
+            if elapsed >= seconds:
+                return steps * batch_size * 2 / elapsed
 
 
 def batched_rate(
@@ -117,6 +138,9 @@ def main(argv: list[str] | None = None) -> int:
         setups[f"BatchedCoinGame B={biggest}, {default_threads} threads"] = lambda: batched_rate(
             args.seconds, biggest, args.n_players, args.device, True, default_threads
         )
+    numpy_key = f"numpy reference CoinGameVec B={biggest}"
+    if args.n_players == 2 and args.device == "cpu":
+        setups[numpy_key] = lambda: numpy_reference_rate(args.seconds, biggest)
     rates: dict[str, list[float]] = {name: [] for name in setups}
     for r in range(args.rounds):
         order = list(setups) if r % 2 == 0 else list(reversed(setups))  # interleave against drift in load
@@ -138,6 +162,13 @@ def main(argv: list[str] | None = None) -> int:
         rate = statistics.median(rates[key])
         verdict = "met" if rate >= TARGET else "NOT met"
         print(f"target >= {TARGET:,} agent-steps/s at B=4096: {verdict} ({rate:,.0f})")
+    twin = f"BatchedCoinGame B={biggest}"
+    if numpy_key in rates and twin in rates:
+        ratio = statistics.median(rates[twin]) / statistics.median(rates[numpy_key])
+        unchecked = statistics.median(rates[f"{twin}, check_actions=False"]) / statistics.median(rates[numpy_key])
+        print(f"twin vs the numpy reference at B={biggest}, {args.threads} thread(s): {ratio:.1f}x "
+              f"({unchecked:.1f}x without action checks); target >= {TARGET_VS_NUMPY:.0f}x: "
+              f"{'met' if ratio >= TARGET_VS_NUMPY else 'NOT met'}")
     return 0
 
 

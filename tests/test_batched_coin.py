@@ -276,3 +276,29 @@ def test_runs_on_cuda_with_the_same_rules() -> None:
         # Respawned coins come from different generators: copy the CPU coins over, as in the PZ test.
         gpu.coin.copy_(cpu.coin)
         gpu.coin_owner.copy_(cpu.coin_owner)
+
+
+@pytest.mark.parametrize("n_players", [2, 3])
+def test_free_cell_draw_is_uniform_over_free_cells_when_players_share_a_cell(n_players: int) -> None:
+    """The rank-and-skip draw: never an occupied cell, every free cell equally likely, shared cells counted once."""
+    B = 9000
+    env = BatchedCoinGame(B, n_players=n_players)
+    env.reset(seed=0)
+    occupied = [4, 4, 7][:n_players]  # the first two players share cell 4
+    env.positions = torch.tensor(occupied).expand(B, n_players).contiguous()
+    cells = env._free_cell(torch.rand(B, generator=torch.Generator().manual_seed(1), dtype=torch.float64))
+    free = [c for c in range(9) if c not in occupied]
+    assert not set(cells.tolist()) - set(free)
+    counts = np.bincount(cells.numpy(), minlength=9)[free]
+    chi2 = ((counts - B / len(free)) ** 2 / (B / len(free))).sum()
+    assert chi2 < 27.0  # at most 7 degrees of freedom: P(chi2 > 27) < 0.001
+
+
+def test_two_player_observations_equal_the_general_construction() -> None:
+    """The embedding-lookup observations of two players equal the scatter-based N-player ones."""
+    env = BatchedCoinGame(512)
+    env.reset(seed=5)
+    g = torch.Generator().manual_seed(6)
+    for _ in range(40):
+        fast, _, _ = env.step(torch.randint(4, (512, 2), generator=g))
+        torch.testing.assert_close(fast, env.observe(env._occupancy()), rtol=0, atol=0)

@@ -80,6 +80,9 @@ class BatchedCoinGame:
         self._next_cell = torch.as_tensor(move_table(g), device=self.device)
         self._seats = torch.arange(N, device=self.device)
         self._batch = torch.arange(B, device=self.device)
+        # one-hot rows of every cell plus an all-zero row (index n_cells): two-player observations
+        # are one embedding lookup instead of zero-fill, scatter and broadcast kernels
+        self._rows = torch.cat([torch.eye(self.n_cells), torch.zeros(1, self.n_cells)]).to(self.device, torch.float32)
         self.generator = torch.Generator(device=self.device)
         self.generator.seed()
         self.positions = torch.zeros(B, N, dtype=torch.long, device=self.device)  # flat cells
@@ -202,6 +205,16 @@ class BatchedCoinGame:
         Channels: own position, other players' positions, coin of own colour, coin of another colour.
         """
         B, N, C, g = self.batch_size, self.n_players, self.n_cells, self.grid_size
+        if N == 2 and occupancy is None:
+            # Kernels on (B,) columns only: at B = 4096 each torch call costs about as much as its
+            # arithmetic, and broadcasting / trailing-axis kernels over (B, 2) cost several times more.
+            mine, theirs = self.positions[:, 0], self.positions[:, 1]
+            first_owns = self.coin_owner == 0
+            empty = torch.full_like(self.coin, C)  # the all-zero row
+            coin_first, coin_second = torch.where(first_owns, self.coin, empty), torch.where(first_owns, empty, self.coin)
+            # which one-hot row fills each (seat, channel): own cell, other's cell, own-colour coin, other coin
+            rows = torch.stack([mine, theirs, coin_first, coin_second, theirs, mine, coin_second, coin_first], dim=1)
+            return torch.nn.functional.embedding(rows, self._rows).view(*self.batch_shape, N, 4, g, g)
         if occupancy is None:
             occupancy = self._occupancy()
         obs = torch.zeros(B, N, 4, C, device=self.device, dtype=torch.float32)
@@ -214,6 +227,46 @@ class BatchedCoinGame:
         obs[:, :, 2] = coin * is_owner
         obs[:, :, 3] = coin * ~is_owner
         return obs.view(*self.batch_shape, N, 4, g, g)
+
+    def _score_two(self, pos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Two players: pickups, rewards and respawns from ``(B,)`` columns (the general code's numbers).
+
+        The same rule as the N-player branch of :meth:`step`, written per seat: at B = 4096 the
+        broadcasting and trailing-axis reductions over ``(B, N)`` cost more than the arithmetic.
+        """
+        on0, on1 = pos[:, 0] == self.coin, pos[:, 1] == self.coin
+        if self.tie_rule == "first":
+            on1 = on1 & ~on0
+        owns0 = self.coin_owner == 0
+        taken_from0, taken_from1 = on1 & owns0, on0 & ~owns0  # the other player picked one's coin
+        picked_own = torch.stack([on0 & owns0, on1 & ~owns0], dim=1)
+        picked_other = torch.stack([taken_from1, taken_from0], dim=1)
+        # +1 to the picker, −2 to the coin's owner when the other player picks it
+        rewards = torch.stack([on0, on1], dim=1).float() - 2.0 * torch.stack([taken_from0, taken_from1], dim=1).float()
+        return picked_own, picked_other, rewards, on0 | on1
+
+    def _free_cell(self, u: torch.Tensor) -> torch.Tensor:
+        """A uniformly drawn cell no player stands on, per game, from one uniform ``u (B,)`` in [0, 1).
+
+        Rank r among the free cells, then walk the occupied cells in ascending order, stepping over
+        each one at or below the running index: O(N) kernels on ``(B,)`` instead of noise and an
+        argmax over every cell (the argmax over a trailing axis of 9 dominated a step).
+        """
+        if self.n_players == 2:  # elementwise on the two columns: sorting (B, 2) costs several times more
+            first, second = self.positions[:, 0], self.positions[:, 1]
+            low, high = torch.minimum(first, second), torch.maximum(first, second)
+            rank = (u * (self.n_cells - 1 - (high != low).long())).long()  # u < 1: rank < the free count
+            cell = rank + (rank >= low).long()
+            return cell + ((cell >= high) & (high != low)).long()
+        else:
+            cells, _ = self.positions.sort(dim=1)
+            distinct = torch.ones_like(cells, dtype=torch.bool)
+            distinct[:, 1:] = cells[:, 1:] != cells[:, :-1]  # players may share a cell: count it once
+        n_free = self.n_cells - distinct.sum(dim=1)
+        cell = torch.minimum((u * n_free).long(), n_free - 1)  # rank r in [0, n_free)
+        for k in range(self.n_players):
+            cell += (cell >= cells[:, k]) & distinct[:, k]
+        return cell
 
     # ------------------------------------------------------------------ step
     def step(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
@@ -235,29 +288,34 @@ class BatchedCoinGame:
             )
         if actions.dtype != torch.long:
             raise ValueError(f"actions must be a long tensor, got {actions.dtype}")
-        if self.check_actions and bool(((actions < 0) | (actions > 3)).any()):
-            raise ValueError("actions must be moves in [0, 3] (right, left, down, up)")
-        self.positions = pos = self._next_cell[self.positions, actions.reshape(B, N)]
-        on_coin = pos == self.coin.unsqueeze(1)  # (B, N)
-        if self.tie_rule == "first":
-            on_coin = on_coin & (on_coin.cumsum(dim=1) == 1)  # only the lowest seat on the coin
-        is_owner = self._seats == self.coin_owner.unsqueeze(1)
-        picked_own = on_coin & is_owner
-        picked_other = on_coin & ~is_owner
-        # +1 per pickup to the picker; -2 to the owner for every pickup by another player.
-        n_taken = picked_other.sum(dim=1, keepdim=True)
-        rewards = on_coin.float() - 2.0 * is_owner.float() * n_taken
-        respawned = on_coin.any(dim=1)
+        if self.check_actions:
+            low, high = torch.aminmax(actions)
+            if int(low) < 0 or int(high) > 3:
+                raise ValueError("actions must be moves in [0, 3] (right, left, down, up)")
+        # one gather in the flattened (cell, move) table
+        self.positions = pos = self._next_cell.view(-1)[self.positions * 4 + actions.reshape(B, N)]
+        if N == 2:
+            picked_own, picked_other, rewards, respawned = self._score_two(pos)
+        else:
+            on_coin = pos == self.coin.unsqueeze(1)  # (B, N)
+            if self.tie_rule == "first":
+                on_coin = on_coin & (on_coin.cumsum(dim=1) == 1)  # only the lowest seat on the coin
+            is_owner = self._seats == self.coin_owner.unsqueeze(1)
+            picked_own = on_coin & is_owner
+            picked_other = on_coin & ~is_owner
+            # +1 per pickup to the picker; -2 to the owner for every pickup by another player.
+            n_taken = picked_other.sum(dim=1, keepdim=True)
+            rewards = on_coin.float() - 2.0 * is_owner.float() * n_taken
+            respawned = on_coin.any(dim=1)
         owner_before = self.coin_owner
+        # One uniform pair per game: the new coin's colour and its rank among the free cells.
+        u = torch.rand(B, 2, generator=self.generator, device=self.device, dtype=torch.float64)
         if self.coin_respawn == "random":
-            new_owner = torch.randint(N, (B,), generator=self.generator, device=self.device)
+            new_owner = (u[:, 0] * N).long().clamp_(max=N - 1)
         else:
             new_owner = (owner_before + 1) % N
         self.coin_owner = torch.where(respawned, new_owner, owner_before)
-        occupancy = self._occupancy()
-        noise = torch.rand(B, self.n_cells, generator=self.generator, device=self.device, dtype=torch.float32)
-        free_cell = noise.masked_fill_(occupancy > 0, -1.0).argmax(dim=1)
-        self.coin = torch.where(respawned, free_cell, self.coin)
+        self.coin = torch.where(respawned, self._free_cell(u[:, 1]), self.coin)
         self.t += 1
         truncated = self.t >= self.max_steps
         if truncated:
@@ -270,7 +328,7 @@ class BatchedCoinGame:
             "step": self.t,
             "truncated": truncated,
         }
-        return self.observe(occupancy), rewards.view(*shape, N), info
+        return self.observe(), rewards.view(*shape, N), info
 
     def __repr__(self) -> str:
         return (
