@@ -8,6 +8,8 @@ Rows (each timed after a warm-up, with ``torch.cuda.synchronize``):
   steps, conv (20 filters) + LSTM(32) policy, both seats' gradients (second order) — through the engine.
 * ``coin_twin_agent_steps_per_s``: the batched Coin Game alone, random actions, B = 4096 .. 1,048,576.
 * ``exact_lola_seed_updates_per_s``: exact LOLA vs LOLA in the IPD (float32), 1000 and 1,000,000 seeds.
+* ``exact_lola_1000x200_s``: 1000 seeds x 200 LOLA updates (float32), the closed form (the default)
+  and the plain batched-autograd baseline of ``bench_exact_learners.py``, same GPU, same run.
 * ``ipd_engine_update_s``: the engine's IPD ``quick`` preset update (10 seeds x 64 x 150), CUDA and CPU.
 
 Without a GPU it says so and exits 0, so CPU-only CI can call it.
@@ -81,6 +83,27 @@ def exact_lola(device: str, seeds: int, steps: int = 50) -> float:
     return seeds * steps / seconds
 
 
+def exact_lola_vs_plain(device: str, seeds: int = 1000, steps: int = 200) -> dict[str, float]:
+    """Seconds for ``seeds x steps`` LOLA updates (float32): the closed form against the plain autograd baseline."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_exact_learners import library_update, plain_lola_update
+
+    import lola_zoo
+    from lola_zoo.experiments.exact import ExactConfig, initial_params, make_value_fn
+
+    game = lola_zoo.game("ipd")
+    params = initial_params(ExactConfig(seeds=seeds, dtype="float32", device=device), game)
+    updates = {"closed_form": library_update(make_value_fn(game, 0.96), "lola", 1.0, 1.0),
+               "plain_autograd": plain_lola_update(game, 0.96, 1.0, 1.0)}
+
+    def run(update: Callable[[list[torch.Tensor]], list[torch.Tensor]]) -> None:
+        current = list(params)
+        for _ in range(steps):
+            current = update(current)
+
+    return {name: _timed(lambda u=u: run(u), repeats=2, sync=device.startswith("cuda")) for name, u in updates.items()}
+
+
 def ipd_engine(device: str) -> float:
     """Seconds per update of the engine's IPD quick preset (10 seeds x 64 episodes x 150 steps, LOLA vs LOLA)."""
     from lola_zoo.experiments.engine import Trainer, preset_config
@@ -113,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
 
     record("ipd_engine_update_s", {"cuda": ipd_engine("cuda"), "cpu": ipd_engine("cpu")})
     record("exact_lola_seed_updates_per_s", {str(s): exact_lola(device, s) for s in args.exact_seeds})
+    record("exact_lola_1000x200_s", exact_lola_vs_plain(device))
     record("coin_twin_agent_steps_per_s", {str(b): coin_twin(device, b) for b in args.twin_batches})
     record("coin_update", coin_update(device, args.coin_episodes, args.coin_steps))
     return 0
