@@ -41,8 +41,8 @@ def finite_float(text: str) -> float:
 
 def nonnegative_float(text: str) -> float:
     """A finite number >= 0."""
-    value = finite_float(text)
-    if value < 0:
+    value = _float(text)
+    if not (math.isfinite(value) and value >= 0):
         raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
     return value
 

@@ -8,6 +8,7 @@ import torch
 
 import lola_zoo
 from lola_zoo.agents.strategies import FIXED_STRATEGIES, Memory1Strategy, make_strategy
+from lola_zoo.commands._common import finite_float, seed_int
 from lola_zoo.envs.exact import exact_value
 
 NAME = "demo"
@@ -21,8 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--row", default="tft", choices=sorted(FIXED_STRATEGIES), help="player_0's strategy")
     parser.add_argument("--col", default="alld", choices=sorted(FIXED_STRATEGIES), help="player_1's strategy")
     parser.add_argument("--rounds", type=int, default=5, help="rounds to play and show (default: 5)")
-    parser.add_argument("--gamma", type=float, default=0.96, help="discount of the exact value (default: 0.96)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--gamma", type=finite_float, default=0.96, help="discount of the exact value (default: 0.96)")
+    parser.add_argument("--seed", type=seed_int, default=0, help="seed of the strategies and the game (>= 0; default: 0)")
 
 
 def _probs(agent, n_states: int, n_actions: int) -> torch.Tensor:

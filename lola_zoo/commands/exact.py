@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from lola_zoo.commands._common import finite_float, nonnegative_float, seed_int
 from lola_zoo.devices import add_device_argument
 
 NAME = "exact"
@@ -24,19 +25,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--learners", nargs="+", default=["lola", "lola"], metavar="NAME",
         help=f"one learner per player, or one for all; known: {', '.join(learner_names())} (default: lola lola)",
     )
-    parser.add_argument("--lr", type=float, nargs="+", default=[1.0], help="learning rate δ, one or one per player (default: 1)")
-    parser.add_argument("--eta", type=float, nargs="+", default=[1.0], help="correction rate η, one or one per player (default: 1)")
-    parser.add_argument("--gamma", type=float, default=None, help="discount in (0, 1) (default: IPD 0.96, IMP 0.9)")
+    parser.add_argument("--lr", type=finite_float, nargs="+", default=[1.0], help="learning rate δ, one or one per player (default: 1)")
+    parser.add_argument("--eta", type=finite_float, nargs="+", default=[1.0], help="correction rate η, one or one per player (default: 1)")
+    parser.add_argument("--gamma", type=finite_float, default=None, help="discount in (0, 1) (default: IPD 0.96, IMP 0.9)")
     parser.add_argument("--seeds", type=int, default=1000, help="independent runs, batched (default: 1000)")
     parser.add_argument("--steps", type=int, default=200, help="updates per run (default: 200)")
-    parser.add_argument("--init-std", type=float, default=1.0, help="initial logits ~ N(0, std²) (default: 1)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the initial logits (default: 0)")
-    parser.add_argument("--sos-a", type=float, default=0.5, help="SOS parameter a (default: 0.5)")
-    parser.add_argument("--sos-b", type=float, default=0.1, help="SOS parameter b (default: 0.1)")
+    parser.add_argument("--init-std", type=nonnegative_float, default=1.0, help="initial logits ~ N(0, std²) (default: 1)")
+    parser.add_argument("--seed", type=seed_int, default=0, help="seed of the initial logits (>= 0; default: 0)")
+    parser.add_argument("--sos-a", type=finite_float, default=0.5, help="SOS parameter a (default: 0.5)")
+    parser.add_argument("--sos-b", type=finite_float, default=0.1, help="SOS parameter b (default: 0.1)")
     parser.add_argument("--order", type=int, default=2, help="order of higher-order LOLA 'hola' (default: 2)")
     parser.add_argument("--pola-inner-steps", type=int, default=2, help="POLA: opponent's proximal gradient steps (default: 2)")
     parser.add_argument("--pola-outer-steps", type=int, default=2, help="POLA: own proximal gradient steps (default: 2)")
-    parser.add_argument("--pola-prox", type=float, default=1.0, help="POLA: proximity weight β of the policy KL (default: 1)")
+    parser.add_argument("--pola-prox", type=finite_float, default=1.0, help="POLA: proximity weight β of the policy KL (default: 1)")
     parser.add_argument("--policy", default="tabular", choices=["tabular", "mlp"],
                         help="policy parameterisation: one logit per state, or a one-hidden-layer network (default: tabular)")
     parser.add_argument("--hidden", type=int, default=8, help="hidden units of the mlp policy (default: 8)")
@@ -57,11 +58,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Validate, run, print the summary, write summary.json and the PNG plots."""
     from lola_zoo.experiments.exact import ExactConfig, run_exact, save_exact_outputs, summarize
-    from lola_zoo.io import atomic_write_json
+    from lola_zoo.io import atomic_write_json, prepare_out_dir
     from lola_zoo.paper.core import default_out_dir
 
+    out = Path(args.out) if args.out else default_out_dir("exact")
     learners = [name.lower() for name in args.learners]
     if "cola" in learners:
+        prepare_out_dir(out)  # before minutes of COLA training, not after
         _train_cola(args)
     config = ExactConfig(
         game=args.game, learners=tuple(args.learners), lr=tuple(args.lr), eta=tuple(args.eta), gamma=args.gamma,
@@ -70,8 +73,7 @@ def run(args: argparse.Namespace) -> int:
         pola_outer_steps=args.pola_outer_steps, pola_prox=args.pola_prox, policy=args.policy, hidden=args.hidden,
         dtype=args.dtype, device=args.device,
     )
-    out = Path(args.out) if args.out else default_out_dir("exact")
-    out.mkdir(parents=True, exist_ok=True)
+    prepare_out_dir(out)  # a file or a read-only folder fails now, not when the plots are saved
     if any(v is not None for v in (args.grid_lr, args.grid_eta, args.grid_gamma, args.grid_init_std)):
         return _run_grid(args, config, out)
     print(f"lola-zoo exact: {config.label()} on {config.game}, gamma {config.discount}, {config.seeds} seeds x "

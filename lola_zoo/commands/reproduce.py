@@ -36,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
     """Run the selected sections and print where the outputs went."""
     from lola_zoo import paper
     from lola_zoo.devices import resolve_device
+    from lola_zoo.io import prepare_out_dir
 
     if args.list:
         for section in paper.SECTIONS:
@@ -43,15 +44,20 @@ def run(args: argparse.Namespace) -> int:
             tags += "" if section.default else "  (not in the default run: --only or --full)"
             print(f"{section.name:<12} {section.title}{tags}")
         return 0
+    if args.seeds is not None and args.seeds < 1:  # before the output folder is created
+        raise ValueError(f"--seeds must be a positive integer, got {args.seeds}")
     only = args.only
+    if only is not None and not [name for name in only.split(",") if name.strip()]:
+        raise ValueError(f"--only {only!r} names no section; see --list, or leave --only out for every default section")
     if args.full:
         if only:
             raise ValueError("give --full or --only, not both")
         only = ",".join(section.name for section in paper.SECTIONS)
     paper.select_sections(only)  # fail on unknown names before creating any folder
     resolve_device(args.device)  # and on a device that is not there
+    out = prepare_out_dir(args.out if args.out else paper.default_out_dir())  # a bad --out fails before any section
     paper.reproduce(
-        out_dir=args.out, quick=args.quick, only=only, progress=not args.no_progress, seeds=args.seeds,
+        out_dir=out, quick=args.quick, only=only, progress=not args.no_progress, seeds=args.seeds,
         device=args.device, policy=args.policy, full=args.full,
     )
     return 0

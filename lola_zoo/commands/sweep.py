@@ -82,8 +82,10 @@ def run(args: argparse.Namespace) -> int:
     """Run the missing cells, then print the aggregated table and where the files are."""
     from lola_zoo.experiments.report import Block, render_markdown, sweep_table
     from lola_zoo.experiments.sweep import RESULTS_CSV, RESULTS_JSONL, run_sweep
+    from lola_zoo.io import prepare_out_dir
 
     spec = _spec(args)
+    prepare_out_dir(args.out)
     result = run_sweep(spec, args.out, backend=args.backend, workers=args.workers,
                        ray_address=args.ray_address, progress=not args.no_progress)
     if result.rows:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
+from lola_zoo.commands._common import finite_float, nonnegative_float, seed_int
 from lola_zoo.devices import add_device_argument
 
 NAME = "tournament"
@@ -36,11 +36,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rounds", type=int, default=None, help=f"rounds per match (default: {d['rounds'].default})")
     parser.add_argument("--steps-per-round", type=int, default=None,
                         help=f"game steps per round (default: {d['steps_per_round'].default})")
-    parser.add_argument("--gamma", type=float, default=None, help=f"discount (default: {d['gamma'].default})")
-    parser.add_argument("--lr", type=float, default=d["lr"].default, help="exact learners' learning rate")
-    parser.add_argument("--eta", type=float, default=d["eta"].default, help="LOLA's opponent learning rate")
-    parser.add_argument("--pg-lr", type=float, default=d["pg_lr"].default)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--gamma", type=finite_float, default=None, help=f"discount (default: {d['gamma'].default})")
+    parser.add_argument("--lr", type=nonnegative_float, default=d["lr"].default, help="exact learners' learning rate")
+    parser.add_argument("--eta", type=nonnegative_float, default=d["eta"].default, help="LOLA's opponent learning rate")
+    parser.add_argument("--pg-lr", type=nonnegative_float, default=d["pg_lr"].default,
+                        help="policy-gradient learners' learning rate")
+    parser.add_argument("--seed", type=seed_int, default=0, help="base seed (>= 0; default: 0)")
     parser.add_argument("--out", default=None, help="output folder (default: runs/tournament-<timestamp>); resumed if it holds results")
     parser.add_argument("--backend", default="local", choices=["local", "ray"])
     parser.add_argument("--workers", type=int, default=2, help="parallel matches (0: in this process)")
@@ -57,12 +58,17 @@ def run(args: argparse.Namespace) -> int:
 
     if args.preset == "paper":
         return _run_paper_preset(args)
-    entrants = tuple(e.strip() for e in args.entrants.split(",") if e.strip()) if args.entrants else ()
+    from lola_zoo.io import prepare_out_dir
+
+    entrants = tuple(e.strip() for e in args.entrants.split(",") if e.strip()) if args.entrants is not None else ()
+    if args.entrants is not None and not entrants:
+        raise ValueError(f"--entrants {args.entrants!r} names no entrant; give comma-separated names or leave "
+                         "--entrants out for the default field")
     config = TournamentConfig(
         game=args.game, entrants=entrants, mode=args.mode, runs=args.runs, lr=args.lr, eta=args.eta,
         pg_lr=args.pg_lr, seed=args.seed, cells=args.cells, device=args.device, **_given(args),
     )
-    out = Path(args.out or f"runs/tournament-{time.strftime('%Y%m%d-%H%M%S')}")
+    out = prepare_out_dir(args.out or f"runs/tournament-{time.strftime('%Y%m%d-%H%M%S')}")
     print(f"tournament: {len(config.pairs())} matches x {config.runs} runs -> {out}")
     result = run_tournament(config, out, backend=args.backend, workers=args.workers, progress=not args.no_progress)
     print(format_tournament(result))
@@ -82,12 +88,13 @@ def _run_paper_preset(args: argparse.Namespace) -> int:
         save_paper_comparison,
         save_tournament,
     )
+    from lola_zoo.io import prepare_out_dir
 
-    if args.entrants or args.game != "ipd" or args.mode != "round-robin":
+    if args.entrants is not None or args.game != "ipd" or args.mode != "round-robin":
         raise ValueError("--preset paper fixes the games (ipd, imp), the entrants and the mode; drop --game/--entrants/--mode")
     configs = paper_preset_configs(runs=args.runs, seed=args.seed, lr=args.lr, eta=args.eta, cells=args.cells,
                                    device=args.device, **_given(args))
-    out = Path(args.out or f"runs/tournament-paper-{time.strftime('%Y%m%d-%H%M%S')}")
+    out = prepare_out_dir(args.out or f"runs/tournament-paper-{time.strftime('%Y%m%d-%H%M%S')}")
     results = {}
     for game, config in configs.items():
         print(f"{game}: {len(config.pairs())} matches x {config.runs} runs, {config.rounds} rounds of "

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from typing import Any
 
+from lola_zoo.commands._common import Terminated, finite_float, nonnegative_float, seed_int
 from lola_zoo.devices import add_device_argument
 
 NAME = "train"
@@ -43,18 +45,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(POLA-DiCE, white-box / opponent model), loqa (LOQA), tft, allc, "
                              "alld, random, ppo, a2c, dqn, "
                              "axelrod:<Strategy> (default: lola lola)")
-    parser.add_argument("--preset", default="quick",
+    parser.add_argument("--preset", default=None,
                         help="matrix games: quick (64 episodes/batch, 75 updates, 10 seeds) or paper (4000 "
                              "episodes/batch); coin-game: quick, linear, gru (the recurrent setting of "
                              "docs/coin-game-results.md) or paper (conv + LSTM, 4000 x 150; a GPU job) "
-                             "(default: quick)")
+                             "(default: quick; not for SB3 or Axelrod seats, which run the plain loop)")
     parser.add_argument("--policy", help="memory1 (matrix games) or conv, gru, lstm, linear (coin-game)")
     parser.add_argument("--updates", type=int, help="learning steps")
     parser.add_argument("--episodes-per-batch", type=int, help="episodes per update and seed (paper: 4000)")
     parser.add_argument("--episode-length", type=int, help="steps per episode (paper: 150)")
-    parser.add_argument("--gamma", type=float, help="discount (default: 0.96; 0.9 for imp)")
-    parser.add_argument("--lr", type=float, help="learning rate (matrix games: 1 with sgd; coin-game: Adam)")
-    parser.add_argument("--eta", type=float, help="LOLA's anticipated opponent learning rate (default: lr)")
+    parser.add_argument("--gamma", type=finite_float, help="discount (default: 0.96; 0.9 for imp)")
+    parser.add_argument("--lr", type=finite_float, help="learning rate (matrix games: 1 with sgd; coin-game: Adam)")
+    parser.add_argument("--eta", type=finite_float, help="LOLA's anticipated opponent learning rate (default: lr)")
     parser.add_argument("--optimizer", choices=["sgd", "adam"], help="sgd (paper, matrix games) or adam (coin-game)")
     parser.add_argument("--correction", choices=["taylor", "lookahead"], help="LOLA form (default: taylor)")
     parser.add_argument("--no-baseline", action="store_true", help="drop the DiCE baseline")
@@ -71,8 +73,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a keyword of the game, repeatable (VALUE read as JSON, else text): factor=2.5 for "
                              "public-goods-N, grid_size=4 for coin-game, payoffs=\"ipd\" for in-the-matrix")
     parser.add_argument("--runs", type=int, help="independent seeds trained together")
-    parser.add_argument("--seed", type=int, help="base seed (default: 0)")
-    parser.add_argument("--init-std", type=float, help="std of the initial memory-1 logits (default: 1)")
+    parser.add_argument("--seed", type=seed_int, help="base seed (>= 0; default: 0)")
+    parser.add_argument("--init-std", type=nonnegative_float, help="std of the initial memory-1 logits (default: 1)")
     parser.add_argument("--window", type=int, help="updates averaged for the final numbers")
     parser.add_argument("--checkpoint-every", type=int, help="updates between checkpoints (default: 10)")
     parser.add_argument("--episodes", type=int,
@@ -126,6 +128,11 @@ def config_from_args(args: argparse.Namespace) -> Any:
     if learner_kwargs:
         overrides["learner_kwargs"] = learner_kwargs
     plain_loop = any(str(a).lower() in SB3_KINDS or str(a).lower().startswith("axelrod:") for a in args.agents)
+    if plain_loop and args.preset is not None:
+        # The plain loop sets its own sizes (1 seed, 16 episodes of 50 steps, 20 updates): a preset's
+        # would be silently replaced, so say so instead of pretending to honour it.
+        raise ValueError(f"--preset {args.preset} sizes batched runs; an SB3 or Axelrod seat runs the plain loop: "
+                         "set --runs, --updates (or --episodes), --episodes-per-batch, --episode-length instead")
     if args.episodes is not None:
         if not plain_loop:
             raise ValueError("--episodes applies to plain-loop runs (an SB3 or Axelrod seat); batched runs count "
@@ -149,10 +156,10 @@ def config_from_args(args: argparse.Namespace) -> Any:
 
         players = spec(args.game).game.n_players if game_family(args.game) == "matrix" else 2  # type: ignore[union-attr]
         agents = agents * players
-    return preset_config(args.preset, args.game, agents, **overrides)
+    return preset_config(args.preset or "quick", args.game, agents, **overrides)
 
 
-def _print_summary(result: Any, out: str) -> None:
+def _print_summary(result: Any, out: str, wrote: bool = True) -> None:
     c, s = result.config, result.summary
     seats = " vs ".join(f"{label} (player_{i})" for i, label in enumerate(result.labels))
     print(f"{c.game}: {seats}, {c.runs} seed(s), "
@@ -182,7 +189,8 @@ def _print_summary(result: Any, out: str) -> None:
     for key in ("share_mutual_cooperation", "share_mutual_defection", "nash_distance", "share_near_nash"):
         if key in s:
             print(f"{key.replace('_', ' ')}: {s[key]:.2f}")
-    print(f"wrote {out}/metrics.json, metrics.csv, curves.png, checkpoint.pt ({result.seconds:.1f} s)")
+    if wrote:
+        print(f"wrote {out}/metrics.json, metrics.csv, curves.png, checkpoint.pt ({result.seconds:.1f} s)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -197,15 +205,19 @@ def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     out = args.out or f"runs/train-{config.game}-{'-'.join(config.agents)}"
     trainer = Trainer(config, out, resume=args.resume, progress=not args.no_progress, loggers=args.logger)
+    if trainer.update > config.updates:
+        # Continuing would mean un-training; reporting it as a run of fewer updates would mislabel the files.
+        raise ValueError(f"--updates {config.updates} is fewer than the {trainer.update} updates the checkpoint in "
+                         f"{out} already holds; give --updates {trainer.update} or more (or another --out)")
     if not trainer.restored_rng:
         print("note: the checkpoint was written on another device type; the sampling streams restart from a "
               "fresh seed (parameters and optimiser state are restored)", file=sys.stderr)
     try:
         result = trainer.run()
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM through the CLI's handler
         print(f"interrupted: checkpoint and metrics written to {out}; continue with --resume", file=sys.stderr)
-        return 130
+        return 128 + signal.SIGTERM if isinstance(exc, Terminated) else 130
     if result.message:
         print(f"{out}: {result.message}")
-    _print_summary(result, out)
+    _print_summary(result, out, wrote=not result.message)  # a finished run's files were left as they were
     return 0

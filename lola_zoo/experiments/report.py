@@ -176,11 +176,27 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 
 def _sweep_blocks(folder: Path, files: set[str]) -> list[Block]:
-    rows = _read_jsonl(folder / "results.jsonl")
+    from lola_zoo.experiments.sweep import expand_cells, read_results, spec_from_dict
+
+    path = folder / "results.jsonl"
+    rows = read_results(path)  # a corrupt line is an error naming it, not "0 cells finished"
     blocks = []
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        blocks.append(Block("text", "The last line of `results.jsonl` is incomplete (a sweep still running, or "
+                                    "killed while writing it) and is left out."))
     spec = None
     if "sweep.json" in files:
         spec = _load_json(folder / "sweep.json")
+        try:
+            ids = {c.id for c in expand_cells(spec_from_dict(spec))}
+        except (ValueError, KeyError, TypeError):  # a spec this process cannot expand: show every row
+            ids = {r["cell_id"] for r in rows}
+        other = [r for r in rows if r["cell_id"] not in ids]
+        if other:  # the same split as results.csv: rows of an earlier, different spec are not this sweep's
+            rows = [r for r in rows if r["cell_id"] in ids]
+            blocks.append(Block("text", f"{len(other)} row(s) of another sweep configuration in `results.jsonl` "
+                                        "are left out."))
     n_seeds = len({json.dumps(r.get("config", {}).get("seed")) for r in rows})
     total = ""
     if isinstance(spec, dict) and isinstance(spec.get("grid"), dict):

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
-from lola_zoo.io import atomic_write_csv, atomic_write_json
+from lola_zoo.io import atomic_write_csv, atomic_write_json, prepare_out_dir
 
 __all__ = [
     "Cell",
@@ -333,7 +333,7 @@ def read_results(path: str | os.PathLike[str], repair: bool = False) -> list[dic
             except ValueError as exc:
                 lineno = data.count(b"\n", 0, pos) + 1
                 raise ValueError(f"{path}: line {lineno} is not a result row "
-                                 f"({exc}); fix or remove it before resuming") from None
+                                 f"({exc}); fix or remove that line") from None
             if row["cell_id"] not in seen:
                 seen.add(row["cell_id"])
                 rows.append(row)
@@ -574,8 +574,7 @@ def run_sweep(
         raise ValueError(f"workers must be a non-negative integer, got {workers!r}")
     target = _kind_target(spec.kind)
     resolve_kind(target)  # an import error belongs here, not in every worker
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = prepare_out_dir(out_dir, "out_dir")  # a file or a read-only folder: refused before any cell runs
     t0 = time.perf_counter()
     with _FolderLock(out):
         results_path = out / RESULTS_JSONL
