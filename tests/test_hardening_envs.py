@@ -200,6 +200,19 @@ def test_step_before_reset_says_call_reset_first(env_id):
         env.step({agent: 0 for agent in env.possible_agents})
 
 
+@pytest.mark.parametrize("env_id", ["coin-game", "in-the-matrix"])
+def test_an_episode_started_by_set_game_state_ends_with_the_episode_ended_message(env_id):
+    env = lola_zoo.make(env_id, max_steps=3)
+    env.reset(seed=0)
+    state = env.game_state()
+    fresh = lola_zoo.make(env_id, max_steps=3)
+    fresh.set_game_state(state)
+    while fresh.agents:
+        fresh.step({agent: 0 for agent in fresh.agents})
+    with pytest.raises(RuntimeError, match="after the episode ended"):
+        fresh.step({agent: 0 for agent in fresh.possible_agents})
+
+
 # ------------------------------------------------------------------ 3. one env, one thread
 @pytest.mark.parametrize("env_id", ["ipd", "coin-game"])
 def test_stepping_one_env_from_two_threads_is_refused(env_id):

@@ -82,7 +82,7 @@ def _one_thread_at_a_time(method: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _marks_reset(method: Callable[..., Any]) -> Callable[..., Any]:
-    """``reset`` that also records that the env has been reset once (for a clear error in ``step``)."""
+    """``reset`` (or ``set_game_state``) that also records that an episode was started (for ``step``'s errors)."""
 
     @functools.wraps(method)
     def reset(self: DilemmaParallelEnv, *args: Any, **kwargs: Any) -> Any:
@@ -114,10 +114,11 @@ class DilemmaParallelEnv(ParallelEnv):
         # Every env's own step/reset is wrapped here once, so no subclass can forget the guard:
         # two threads stepping one env silently produced duplicate round numbers before.
         super().__init_subclass__(**kwargs)
-        for name in ("step", "reset"):
+        # set_game_state (grid worlds) also starts an episode: it counts as a reset.
+        for name in ("step", "reset", "set_game_state"):
             method = cls.__dict__.get(name)
             if method is not None and not getattr(method, "_thread_guarded", False):
-                if name == "reset":
+                if name != "step":
                     method = _marks_reset(method)
                 setattr(cls, name, _one_thread_at_a_time(method))
 
