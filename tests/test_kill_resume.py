@@ -174,3 +174,33 @@ def test_killed_tournament_resumes_to_the_same_files_byte_for_byte(tmp_path, cap
     for name in ("results.csv", "matrix.csv", "ranking.csv", "summary.json"):
         assert (out / name).read_bytes() == (tmp_path / "reference" / name).read_bytes(), name
     assert json.loads((out / "summary.json").read_text())["matrix"]
+
+
+def test_sigterm_of_train_writes_a_checkpoint_that_resumes_to_the_uninterrupted_run(tmp_path, capsys):
+    argv = ["train", "--runs", "2", "--episodes-per-batch", "4", "--episode-length", "5", "--window", "5",
+            "--no-progress", "--device", "cpu"]
+    out = tmp_path / "terminated"
+    proc = subprocess.Popen([sys.executable, "-m", "lola_zoo.cli", *argv, "--updates", "1000000", "--out", str(out)],
+                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 90
+        while not (out / "checkpoint.pt").exists():  # the first periodic checkpoint: training is under way
+            assert proc.poll() is None, proc.stderr.read().decode()[-2000:]  # type: ignore[union-attr]
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        proc.terminate()
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    err = proc.stderr.read().decode()  # type: ignore[union-attr]
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert "continue with --resume" in err and "Traceback" not in err
+    done = len(json.loads((out / "metrics.json").read_text())["history"])
+    assert done >= 10
+    total = str(done + 3)  # the resume finishes inside the last window of 5
+    assert main([*argv, "--updates", total, "--out", str(out), "--resume"]) == 0
+    assert main([*argv, "--updates", total, "--out", str(tmp_path / "straight")]) == 0
+    capsys.readouterr()
+    a, b = (json.loads((d / "metrics.json").read_text()) for d in (tmp_path / "straight", out))
+    assert b["history"] == a["history"] and b["summary"] == a["summary"]
