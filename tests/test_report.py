@@ -98,3 +98,16 @@ def test_report_bad_folders_exit_2_with_a_message(tmp_path, capsys, setup, error
         (target / "notes.txt").write_text("nothing to report")
     assert main(["report", str(target)]) == 2
     assert error in capsys.readouterr().err
+
+
+def test_report_shows_the_saved_specs_cells_and_notes_an_unfinished_line(tmp_path):
+    earlier = sw.spec_from_dict({"kind": "exact-value", "params": {"n_pairs": 2}, "grid": {"game": ["imp"]}, "seeds": 2})
+    current = sw.spec_from_dict({"kind": "exact-value", "params": {"n_pairs": 2}, "grid": {"game": ["ipd"]}, "seeds": 3})
+    sw.run_sweep(earlier, tmp_path, workers=0, progress=False)
+    sw.run_sweep(current, tmp_path, workers=0, progress=False)  # sweep.json now holds `current`
+    with open(tmp_path / sw.RESULTS_JSONL, "ab") as fh:
+        fh.write(b'{"cell_id": "abc')  # a sweep killed mid-write
+    text = rp.render_markdown(rp.build_report(tmp_path))
+    assert "3 of 3 cells finished" in text and "2 row(s) of another sweep configuration" in text
+    assert "last line of `results.jsonl` is incomplete" in text
+    assert "| imp |" not in text and "| ipd |" in text
