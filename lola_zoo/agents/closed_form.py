@@ -37,17 +37,34 @@ from lola_zoo.envs.iterated import perspective_tables
 __all__ = ["TwoByTwoValue", "ClosedFormDerivatives"]
 
 
-def _mv(a: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """``a @ v`` per seed for ``a (B, 4, 4)``, ``v (B, 4)``: one multiply and one sum.
+def _sum(x: torch.Tensor, dim: int, keepdim: bool = False) -> torch.Tensor:
+    """Sum over a short axis as explicit adds in index order.
 
-    A batched matmul of 4×4 blocks dispatches to a per-matrix BLAS call, about 8× slower here.
+    torch's reduction kernels pick their summation order from the tensor's shape, so a seed's
+    result would depend on how many other seeds share the batch (last-bit differences that the
+    chaotic LOLA dynamics grow to O(1) within 200 updates).  Adding slices in a fixed order keeps
+    every seed's trajectory bitwise independent of the batch around it.
     """
-    return (a * v.unsqueeze(-2)).sum(-1)
+    parts = x.unbind(dim)
+    out = parts[0]
+    for part in parts[1:]:
+        out = out + part
+    return out.unsqueeze(dim) if keepdim else out
 
 
-def _mtv(a: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """``aᵀ @ v`` per seed."""
-    return (a * v.unsqueeze(-1)).sum(-2)
+def _sigmoid(x: torch.Tensor) -> torch.Tensor:
+    """``σ(x)`` of a ``(5, B)`` table, contiguous, with the same bits for a seed whatever the batch.
+
+    torch evaluates ``exp`` with SIMD code and the last few elements of a buffer with scalar code,
+    which differ in the last bit; padding the buffer puts that tail on padding.  (The layout
+    matters too: elementwise ops keep their input's strides, and a transposed table would make
+    every later kernel ~3x slower.)
+    """
+    return torch.sigmoid(torch.nn.functional.pad(x, (0, _TAIL)))[:, : x.shape[1]].contiguous()
+
+
+#: more elements than torch's widest SIMD loop leaves to scalar code (2 vectors of 16 floats)
+_TAIL = 32
 
 
 class TwoByTwoValue:
@@ -143,10 +160,8 @@ class _Point:
         th0, th1 = params
         r, eye, self.perm, self.inverse_perm, self.flip = fn._constants(th0)
         self.gamma = g = fn._gamma(th0)
-        # .contiguous(): elementwise ops keep their input's strides, and a transposed layout would
-        # carry through every later kernel (each then ~3x slower)
-        p = torch.sigmoid(th0.T.contiguous())
-        q = torch.sigmoid(th1.T.index_select(0, self.perm))  # column player's P(first action), seat-order states
+        p = _sigmoid(th0.T)
+        q = _sigmoid(th1.T.index_select(0, self.perm))  # column player's P(first action), seat-order states
         self.own = torch.stack([p, q])  # (2, 5, B): player i's own P(first action)
         self.opp = self.own.flip(0)  # the other player's
         self.d_own = self.own * (1.0 - self.own)
@@ -157,9 +172,9 @@ class _Point:
         # (M is strictly diagonally dominant for γ < 1, hence never singular: no error check needed.)
         self.minv = torch.linalg.inv_ex(m.permute(2, 0, 1))[0].permute(1, 2, 0).contiguous()  # (4, 4, B)
         p0 = joint[:, 0]
-        x = (self.minv * p0).sum(1)  # discounted visits of each joint action, (4, B)
-        uk = (r @ self.minv.view(4, -1)).view(2, 4, -1)  # (2 [k], 4, B): u_k = M^-T r_k, one plain matmul
-        self.values = (uk * p0).sum(1).T  # V_k = u_k . p0 = r_k . x, as (B, 2)
+        x = _sum(self.minv * p0, 1)  # discounted visits of each joint action, (4, B)
+        uk = _sum(r.view(2, 4, 1, 1) * self.minv, 1)  # (2 [k], 4, B): u_k = M^-T r_k
+        self.values = _sum(uk * p0, 1).T  # V_k = u_k . p0 = r_k . x, as (B, 2)
         self.w = torch.cat([torch.ones_like(x[:1]), g * x])  # (5, B): discounted visits of each state
         # u[rel][i]: the joint-action values of V_k seen from player i's seat, k = i (rel 0, its own
         # value) or the other's (rel 1), so LOLA's and LookAhead's per-player selections are slices.
@@ -194,13 +209,13 @@ class _Point:
         u, h_me, h_other = self.u[rel], self.h[rel], self.h[1 - rel].flip(0)
         d_opp = self.d_own.flip(0) * v_seat  # how the other's P(first action) moves, per state
         # du = γ M^-T dJ[:, 1:]^T u: the joint-action values moving with the other's policy (seat order)
-        du = g * (self.minv * (d_opp[:, 1:] * h_other[:, 1:]).unsqueeze(2)).sum(1)
+        du = g * _sum(self.minv * (d_opp[:, 1:] * h_other[:, 1:]).unsqueeze(2), 1)
         # dx = M^-1 dJ w: the visits moving; dJ w in one's own orientation is (m0, -m0, m1, -m1)
         wd = self.w * d_opp
-        m0 = (wd * self.own).sum(1, keepdim=True)
-        m1 = wd.sum(1, keepdim=True) - m0
+        m0 = _sum(wd * self.own, 1, keepdim=True)
+        m1 = _sum(wd, 1, keepdim=True) - m0
         e = _orient(torch.cat([m0, -m0, m1, -m1], dim=1), self.flip)
-        dx = (self.minv * e.unsqueeze(1)).sum(2)
+        dx = _sum(self.minv * e.unsqueeze(1), 2)
         dw = torch.cat([torch.zeros_like(dx[:, :1]), g * dx], dim=1)
         cross = (u[:, 0:1] - u[:, 2:3]) - (u[:, 1:2] - u[:, 3:4])
         dh = d_opp * cross + _h(_orient(du, self.flip), self.opp)
