@@ -72,21 +72,24 @@ def _wait_session_empty(sid: int, seconds: float) -> list[str]:
     return left
 
 
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT])
 def test_killed_sweep_leaves_no_worker_forkserver_or_tracker_behind(tmp_path, sig):
     argv = ["sweep", "--kind", "sleepy_kind:run", "--seeds", "4", "--workers", "2", "--out", str(tmp_path / "S"),
             "--no-progress"]
     proc, _ = _start_sleepy(tmp_path, argv)
     try:
         assert len(_session_processes(proc.pid)) >= 4  # driver, 2 workers, forkserver (+ resource tracker)
-        proc.send_signal(sig)
+        if sig == signal.SIGINT:
+            os.killpg(proc.pid, sig)  # Ctrl-C in a terminal reaches the whole process group
+        else:
+            proc.send_signal(sig)
         proc.wait(timeout=30)
         left = _wait_session_empty(proc.pid, 8.0)
         assert not left, f"still running {8} s after {sig.name} of the driver:\n" + "\n".join(left)
-        if sig == signal.SIGTERM:  # the graceful path: one line, the usual status, no traceback
+        if sig != signal.SIGKILL:  # the graceful paths: one line, the usual status, no traceback
             err = proc.stderr.read().decode()  # type: ignore[union-attr]
-            assert proc.returncode == 128 + signal.SIGTERM, err
-            assert "Traceback" not in err and "terminated" in err
+            assert proc.returncode == (128 + signal.SIGTERM if sig == signal.SIGTERM else 130), err
+            assert "Traceback" not in err and ("terminated" in err or "interrupted" in err), err
     finally:
         for line in _session_processes(proc.pid):  # never leave sleepers behind, even on failure
             os.kill(int(line.split()[0]), signal.SIGKILL)

@@ -410,6 +410,11 @@ def _init_worker(threads: int, driver_pid: int | None = None) -> None:
     except ImportError:  # pragma: no cover
         pass
     if driver_pid is not None:
+        import signal
+
+        # Ctrl-C reaches the whole process group: the driver stops the pool, so a worker need not
+        # die on it too, printing its own KeyboardInterrupt traceback over the driver's message.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         _watch_driver(driver_pid)
 
 
