@@ -246,3 +246,59 @@ def test_exact_sweep_on_the_process_pool_matches_in_process(tmp_path):
     assert pooled.ran == serial.ran == 4 and not pooled.failed and not serial.failed
     assert (tmp_path / "pool" / sw.RESULTS_CSV).read_bytes() == (tmp_path / "serial" / sw.RESULTS_CSV).read_bytes()
     assert all("share_nash" in r["metrics"] for r in pooled.rows)
+
+
+BATCH_SPEC = {
+    "kind": "exact",
+    "params": {"runs": 6, "steps": 40},
+    "grid": {"lr": [0.5, 1.0], "eta": [0.5, 1.5], "gamma": [0.9, 0.96], "learners": ["lola", "nl,lola", "sos"]},
+    "seeds": 2,
+}
+
+
+def test_batched_exact_cells_write_the_same_csv_byte_for_byte(tmp_path):
+    """Cells differing only in lr, eta, gamma, seed run as one batch per learner pair; the results do not change."""
+    spec = sw.spec_from_dict(BATCH_SPEC)
+    units = sw.group_cells("exact", sw.expand_cells(spec))
+    sizes = sorted(len(u) for u in units)
+    # lola and (nl, lola): one batch of 16 cells each; SOS's criterion takes scalar rates: 16 cells alone
+    assert sizes == [1] * 16 + [16, 16]
+    batched = sw.run_sweep(spec, tmp_path / "batched", workers=0, progress=False)
+    alone = sw.run_sweep(spec, tmp_path / "alone", workers=0, progress=False, batch=False)
+    assert batched.ran == alone.ran == 48 and not batched.failed and not alone.failed
+    assert (tmp_path / "batched" / sw.RESULTS_CSV).read_bytes() == (tmp_path / "alone" / sw.RESULTS_CSV).read_bytes()
+
+
+def test_batched_sweep_resumed_with_other_groups_gives_the_same_csv(tmp_path):
+    """A resume regroups the remaining cells; every row stays what it would have been."""
+    spec = sw.spec_from_dict({**BATCH_SPEC, "grid": {**BATCH_SPEC["grid"], "learners": ["lola"]}})
+    partial = sw.spec_from_dict({**BATCH_SPEC, "grid": {**BATCH_SPEC["grid"], "learners": ["lola"], "eta": [1.5]},
+                                 "seeds": [1]})
+    sw.run_sweep(partial, tmp_path / "resumed", workers=0, progress=False)
+    resumed = sw.run_sweep(spec, tmp_path / "resumed", workers=2, progress=False)
+    fresh = sw.run_sweep(spec, tmp_path / "fresh", workers=0, progress=False)
+    assert resumed.skipped == 4 and resumed.ran == 12 and fresh.ran == 16
+    assert (tmp_path / "resumed" / sw.RESULTS_CSV).read_bytes() == (tmp_path / "fresh" / sw.RESULTS_CSV).read_bytes()
+
+
+def test_batches_respect_the_row_cap_and_keep_unbatchable_cells_alone():
+    """No batch holds more runs than asked; other games, HOLA and MLP policies run one cell at a time."""
+    from lola_zoo.experiments.grid import batch_exact_cells, exact_cells_key
+
+    configs = [{"learners": "lola", "lr": lr, "runs": 30, "seed": 0} for lr in (0.1, 0.2, 0.3, 0.4, 0.5)]
+    groups = batch_exact_cells(configs, max_rows=70)
+    assert sorted(map(len, groups)) == [1, 2, 2] and sorted(i for g in groups for i in g) == list(range(5))
+    assert exact_cells_key({"learners": "lola", "game": "rps"}) is None
+    assert exact_cells_key({"learners": "hola"}) is None
+    assert exact_cells_key({"learners": "lola", "policy": "mlp"}) is None
+    assert exact_cells_key({"learners": "lola", "lr": 1}) == exact_cells_key({"learners": "lola", "lr": 2, "seed": 4})
+    assert exact_cells_key({"learners": "lola", "steps": 10}) != exact_cells_key({"learners": "lola", "steps": 20})
+
+
+def test_a_batch_reports_a_failing_cell_without_losing_the_others(tmp_path):
+    """A cell whose values become non-finite fails alone (logged, retried on resume); its batch-mates are recorded."""
+    # in float32, gamma = 0.99999999 rounds to 1: the chain's discounted sum diverges
+    spec = sw.spec_from_dict({"kind": "exact", "params": {"runs": 4, "steps": 30, "dtype": "float32"},
+                              "grid": {"learners": ["lola"], "gamma": [0.9, 0.99999999]}, "seeds": 1})
+    result = sw.run_sweep(spec, tmp_path / "s", workers=0, progress=False)
+    assert result.ran == 1 and len(result.failed) == 1 and "non-finite" in result.failed[0][1]

@@ -174,7 +174,7 @@ class _Point:
         p0 = joint[:, 0]
         x = _sum(self.minv * p0, 1)  # discounted visits of each joint action, (4, B)
         uk = _sum(r.view(2, 4, 1, 1) * self.minv, 1)  # (2 [k], 4, B): u_k = M^-T r_k
-        self.values = _sum(uk * p0, 1).T  # V_k = u_k . p0 = r_k . x, as (B, 2)
+        self.values = _sum(uk * p0, 1).T.contiguous()  # V_k = u_k . p0 = r_k . x, as a row-major (B, 2)
         self.w = torch.cat([torch.ones_like(x[:1]), g * x])  # (5, B): discounted visits of each state
         # u[rel][i]: the joint-action values of V_k seen from player i's seat, k = i (rel 0, its own
         # value) or the other's (rel 1), so LOLA's and LookAhead's per-player selections are slices.

@@ -31,6 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="worker processes / Ray CPUs (default: 2; 0 runs cells in this process)")
     parser.add_argument("--ray-address", help="address of a running Ray cluster (default: start a local one)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.add_argument("--no-batch", action="store_true",
+                        help="run every cell on its own (by default `exact` cells of a 2x2 game with closed-form rules "
+                             "that differ only in lr, eta, gamma, init_std, seed or runs run as one batch; same results)")
 
 
 def _value(text: str) -> Any:
@@ -87,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     spec = _spec(args)
     prepare_out_dir(args.out)
     result = run_sweep(spec, args.out, backend=args.backend, workers=args.workers,
-                       ray_address=args.ray_address, progress=not args.no_progress)
+                       ray_address=args.ray_address, progress=not args.no_progress, batch=not args.no_batch)
     if result.rows:
         header, body = sweep_table(result.rows, brief=True)  # `lola-zoo report` shows every metric
         print(render_markdown([Block("table", header=header, rows=body)]), end="")

@@ -196,8 +196,13 @@ class ExactResult:
 
     @property
     def final_rewards(self) -> torch.Tensor:
-        """``(B, N)`` average reward per step after the last update."""
-        return self.rewards[-1]
+        """``(B, N)`` average reward per step after the last update (a fresh copy).
+
+        A copy, not a view into the trajectory: torch's vectorised reductions may add in another
+        order depending on where the data start, and summaries must not depend on it (a sweep's
+        batched cells give the same bits as cells run alone).
+        """
+        return self.rewards[-1].clone()
 
 
 def make_value_fn(game: MatrixGame, gamma: float | torch.Tensor, fast: bool = True) -> ValueFn:

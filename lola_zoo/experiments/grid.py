@@ -12,6 +12,7 @@ the draws'.  A cell equals :func:`~lola_zoo.experiments.exact.run_exact` with th
 from __future__ import annotations
 
 import itertools
+import json
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -204,3 +205,142 @@ def save_grid(result: GridResult, out_dir: str | Path) -> dict[str, Path]:
                                                       "seconds": result.seconds, "cells": rows}),
         "png": plot_grid(result, out / "grid.png"),
     }
+
+
+# ---------------------------------------------------------------------------------------------
+# sweeps: exact cells that differ only in per-row settings, run as one batch
+
+#: rules whose batched trajectories are bitwise those of a run alone (closed form, no autograd graph)
+BATCHED_CELL_RULES = ("nl", "lola", "lookahead", "lola-taylor", "exact-lola")
+#: the cell settings one batch may mix, each becoming one value per batch row
+ROW_SETTINGS = ("lr", "eta", "gamma", "init_std", "seed", "runs")
+#: most runs (batch rows) one batched computation holds
+MAX_BATCH_ROWS = 100_000
+
+
+def exact_cell_config(config: dict) -> ExactConfig:
+    """The :class:`ExactConfig` of one sweep cell of kind ``exact`` (``runs`` batched runs, the cell's ``seed``)."""
+    from dataclasses import fields
+
+    config = dict(config)
+    if "seeds" in config:
+        raise ValueError("exact: 'seeds' inside a cell is ambiguous; use 'runs' for the runs batched in "
+                         "one cell and the sweep's seeds for independent cells")
+    kwargs = {k: v for k, v in config.items() if k != "runs"}
+    kwargs["seeds"] = int(config.get("runs", 50))
+    allowed = {f.name for f in fields(ExactConfig)} - {"seeds"}
+    unknown = set(kwargs) - allowed - {"seeds"}
+    if unknown:
+        raise ValueError(f"exact: unknown parameter(s) {sorted(unknown)}; allowed: runs, {', '.join(sorted(allowed))}")
+    learners = kwargs.get("learners")
+    if isinstance(learners, str):
+        kwargs["learners"] = tuple(learners.split(","))  # "lola" (both seats) or "lola,nl"
+    elif isinstance(learners, list):
+        kwargs["learners"] = tuple(learners)
+    for key in ("lr", "eta"):
+        if isinstance(kwargs.get(key), list):
+            kwargs[key] = tuple(kwargs[key])
+    return ExactConfig(**kwargs)
+
+
+def exact_cell_metrics(summary: dict[str, Any]) -> dict[str, Any]:
+    """A cell's flat metrics from :func:`~lola_zoo.experiments.exact.summarize`: rewards, outcome shares, mean policies."""
+    metrics: dict[str, Any] = {}
+    for i, stats in enumerate(summary["players"].values()):
+        metrics[f"reward_{i}"] = stats["reward_mean"]
+        metrics[f"reward_{i}_std"] = stats["reward_std"]
+    for outcome, share in summary.get("shares", {}).items():
+        metrics[f"share_{outcome}"] = share
+    for i, policy in enumerate(summary.get("mean_final_policy", {}).values()):
+        for state, prob in policy.items():
+            metrics[f"policy_{i}.{state}"] = prob
+    return metrics
+
+
+def exact_cells_key(config: dict) -> str | None:
+    """Cells of kind ``exact`` with the same key run as one batch; ``None``: this cell runs alone.
+
+    Batched: two-player 2×2 games, tabular policies, the closed-form rules of
+    :data:`BATCHED_CELL_RULES`; the cells may differ in :data:`ROW_SETTINGS` only.
+    """
+    try:
+        cfg = exact_cell_config(config)
+        game = lola_zoo.game(cfg.game)
+    except (KeyError, ValueError, TypeError):
+        return None  # the cell's own run reports the error
+    if (game.n_players != 2 or tuple(game.n_actions) != (2, 2) or cfg.policy != "tabular"
+            or not set(cfg.learners) <= set(BATCHED_CELL_RULES) or cfg.device not in ("cpu", None)):
+        return None
+    shared = {k: v for k, v in config.items() if k not in ROW_SETTINGS}
+    return json.dumps(shared, sort_keys=True, default=str)
+
+
+def run_exact_cells(configs: Sequence[dict]) -> list[dict[str, Any] | BaseException]:
+    """Each cell's ``exact`` metrics, computed as one batch: the same numbers, bit for bit, as one cell at a time.
+
+    Every cell keeps its own seed's initial logits, learning rates, η, γ and init std as rows of
+    one batch; each seed's trajectory in the closed-form path does not depend on the rows around
+    it (``tests/test_closed_form.py``), and each cell's summary is computed from a copy of its own
+    rows exactly as :func:`~lola_zoo.experiments.exact.run_exact` would.  A cell whose values
+    become non-finite gets its exception; the others their metrics.
+    """
+    from lola_zoo.experiments.exact import ExactResult, summarize
+
+    cfgs = [exact_cell_config(c) for c in configs]
+    keys = {exact_cells_key(c) for c in configs}
+    if None in keys or len(keys) != 1:
+        raise ValueError("run_exact_cells needs cells that exact_cells_key puts in one batch")
+    first = cfgs[0]
+    game = lola_zoo.game(first.game)
+    inits = [initial_params(cfg, game) for cfg in cfgs]
+    dtype, device = inits[0][0].dtype, inits[0][0].device
+
+    def rows(per_cell: Sequence[float], as_dtype: torch.dtype = dtype) -> torch.Tensor:
+        return torch.cat([torch.full((cfg.seeds, 1), v, dtype=as_dtype, device=device) for cfg, v in zip(cfgs, per_cell)])
+
+    params = [torch.cat([init[i] for init in inits]) for i in range(2)]
+    lrs = [rows([cfg.lr[i] for cfg in cfgs]) for i in range(2)]  # type: ignore[index]
+    learners = [make_learner(first.learners[i], eta=rows([cfg.eta[i] for cfg in cfgs]), order=first.hola_order)  # type: ignore[index]
+                for i in range(2)]
+    # γ stays float64 until it meets the values, as a Python float does in a cell's own run
+    gammas = rows([cfg.discount for cfg in cfgs], torch.float64)
+    value_fn = make_value_fn(game, gammas.squeeze(-1) if len(cfgs) > 1 else cfgs[0].discount)
+    begin = time.perf_counter()
+    with torch_threads(first.threads):
+        for _ in range(first.steps):
+            params, _ = exact_update(value_fn, params, learners, lrs)
+        with torch.no_grad():
+            final = (1.0 - gammas).to(dtype) * value_fn(params)
+    seconds = (time.perf_counter() - begin) / len(cfgs)
+    out: list[dict[str, Any] | BaseException] = []
+    start = 0
+    for cfg in cfgs:
+        mine = slice(start, start + cfg.seeds)
+        start += cfg.seeds
+        rewards = final[mine].clone(memory_format=torch.contiguous_format).unsqueeze(0)
+        if not torch.isfinite(rewards).all():
+            out.append(RuntimeError(f"{cfg.label()} on {cfg.game}: values became non-finite; lower lr or eta, or use float64"))
+            continue
+        logits = [p[mine].clone() for p in params]  # own copies: the same kernels as a run of this cell alone
+        probs = torch.stack([policy_probs_first_action(p) for p in logits], dim=1)
+        result = ExactResult(cfg, rewards, logits, probs, game.state_labels(0), seconds)
+        out.append(exact_cell_metrics(summarize(result)))
+    return out
+
+
+def batch_exact_cells(configs: Sequence[dict], max_rows: int = MAX_BATCH_ROWS) -> list[list[int]]:
+    """Indices of ``configs`` grouped into batches (same :func:`exact_cells_key`, at most ``max_rows`` runs each)."""
+    groups: dict[str, list[list[int]]] = {}
+    alone: list[list[int]] = []
+    for index, config in enumerate(configs):
+        key = exact_cells_key(config)
+        if key is None:
+            alone.append([index])
+            continue
+        runs = int(config.get("runs", 50))
+        batches = groups.setdefault(key, [[]])
+        size = sum(int(configs[k].get("runs", 50)) for k in batches[-1])
+        if batches[-1] and size + runs > max_rows:
+            batches.append([])
+        batches[-1].append(index)
+    return [b for batches in groups.values() for b in batches] + alone

@@ -32,7 +32,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, cast
 
 from lola_zoo.io import atomic_write_csv, atomic_write_json, prepare_out_dir
 
@@ -73,6 +73,13 @@ KINDS: dict[str, str | CellFunction] = {
     "train": "lola_zoo.experiments.engine:train_cell",
     "exact-value": "lola_zoo.experiments.sweep:exact_value_cell",
     "tournament-league": "lola_zoo.experiments.tournament:league_cell",
+}
+
+#: kinds whose cells may run several in one computation: kind -> ("module:function" grouping a list
+#: of cell configs into lists of indices, "module:function" running one group and returning one
+#: metrics dict or exception per config).  A group's rows equal the cells' own runs, bit for bit.
+BATCHED_KINDS: dict[str, tuple[str, str]] = {
+    "exact": ("lola_zoo.experiments.grid:batch_exact_cells", "lola_zoo.experiments.grid:run_exact_cells"),
 }
 
 
@@ -304,6 +311,48 @@ def run_cell(target: str | CellFunction, kind: str, cell_id_: str, config: dict)
     }
 
 
+def run_unit(target: str | CellFunction, kind: str, cells: Sequence[tuple[str, dict]]) -> list[dict | BaseException]:
+    """Run one unit of work — one cell, or a group of a batched kind in one computation — one row or error per cell."""
+    if len(cells) == 1:
+        try:
+            return [run_cell(target, kind, cells[0][0], cells[0][1])]
+        except Exception as exc:
+            return [exc]
+    runner = cast(Callable[..., Any], resolve_kind(BATCHED_KINDS[kind][1]))  # list of configs -> list of results
+    start = time.perf_counter()
+    results = runner([dict(config) for _, config in cells])
+    each = round((time.perf_counter() - start) / len(cells), 6)  # the group's wall time, shared out
+    return [
+        res if isinstance(res, BaseException) else
+        {"cell_id": cid, "kind": kind, "config": dict(config), "metrics": _jsonable_metrics(res, kind), "elapsed_s": each}
+        for (cid, config), res in zip(cells, results)
+    ]
+
+
+def group_cells(kind: str, cells: Sequence[Cell], batch: bool = True) -> list[tuple[Cell, ...]]:
+    """Units of work: cells of a batched kind grouped by its grouping function, every other cell alone."""
+    if not batch or kind not in BATCHED_KINDS or len(cells) < 2:
+        return [(c,) for c in cells]
+    grouping = cast(Callable[..., Any], resolve_kind(BATCHED_KINDS[kind][0]))  # list of configs -> lists of indices
+    return [tuple(cells[i] for i in group) for group in grouping([dict(c.config) for c in cells])]
+
+
+def _unit_args(unit: Sequence[Cell]) -> tuple[str, list[tuple[str, dict]]]:
+    return unit[0].kind, [(c.id, dict(c.config)) for c in unit]
+
+
+def _unit_rows(
+    unit: Sequence[Cell], results: Sequence[dict | BaseException] | None, exc: BaseException | None
+) -> Iterator[tuple[Cell, dict | None, BaseException | None]]:
+    """Per cell of a unit: its row, or its error (the unit's own error for every cell when the unit failed)."""
+    for k, cell in enumerate(unit):
+        res = exc if results is None else results[k]
+        if isinstance(res, BaseException):
+            yield cell, None, res
+        else:
+            yield cell, res, None
+
+
 # ---------------------------------------------------------------------------------------------
 # the results file
 
@@ -468,19 +517,19 @@ def _stop_pool(pool: cf.ProcessPoolExecutor) -> None:
 
 
 def _local_backend(
-    target: str | CellFunction, cells: Sequence[Cell], workers: int
+    target: str | CellFunction, units: Sequence[tuple[Cell, ...]], workers: int
 ) -> Iterator[tuple[Cell, dict | None, BaseException | None]]:
-    """Run cells on a local process pool; yield them as they finish."""
+    """Run units of cells on a local process pool; yield their cells as they finish."""
     threads = max(1, (os.cpu_count() or 1) // workers)
     # fork after torch has started threads can deadlock; forkserver/spawn start clean workers.
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
     ctx = multiprocessing.get_context(method)
     pool = cf.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(threads, os.getpid()))
     try:
-        futures = {pool.submit(run_cell, target, c.kind, c.id, dict(c.config)): c for c in cells}
+        futures = {pool.submit(run_unit, target, *_unit_args(u)): u for u in units}
         for fut in cf.as_completed(futures):
             exc = fut.exception()
-            yield futures[fut], (None if exc else fut.result()), exc
+            yield from _unit_rows(futures[fut], None if exc else fut.result(), exc)
     except BaseException:  # Ctrl-C, SIGTERM (as an interrupt), the consumer closing us: no waiting for cells
         _stop_pool(pool)
         raise
@@ -488,9 +537,9 @@ def _local_backend(
 
 
 def _ray_backend(
-    target: str | CellFunction, cells: Sequence[Cell], workers: int, address: str | None = None
+    target: str | CellFunction, units: Sequence[tuple[Cell, ...]], workers: int, address: str | None = None
 ) -> Iterator[tuple[Cell, dict | None, BaseException | None]]:
-    """Run the same :func:`run_cell` as Ray remote tasks (one CPU each); yield them as they finish."""
+    """Run the same :func:`run_unit` as Ray remote tasks (one CPU each); yield the cells as they finish."""
     try:
         import ray
     except ImportError as exc:
@@ -503,32 +552,34 @@ def _ray_backend(
             ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
         started = True
     try:
-        remote = ray.remote(num_cpus=1, max_retries=0)(run_cell)
-        refs = {remote.remote(target, c.kind, c.id, dict(c.config)): c for c in cells}
+        remote = ray.remote(num_cpus=1, max_retries=0)(run_unit)
+        refs = {remote.remote(target, *_unit_args(u)): u for u in units}
         pending = list(refs)
         while pending:
             done, pending = ray.wait(pending, num_returns=1)
             for ref in done:
                 try:
-                    yield refs[ref], ray.get(ref), None
+                    results, error = ray.get(ref), None
                 except ray.exceptions.RayTaskError as exc:
-                    yield refs[ref], None, exc.as_instanceof_cause()
+                    results, error = None, exc.as_instanceof_cause()
                 except Exception as exc:  # worker died, object lost, ...
-                    yield refs[ref], None, exc
+                    results, error = None, exc
+                yield from _unit_rows(refs[ref], results, error)
     finally:
         if started:
             ray.shutdown()
 
 
 def _serial_backend(
-    target: str | CellFunction, cells: Sequence[Cell], workers: int
+    target: str | CellFunction, units: Sequence[tuple[Cell, ...]], workers: int
 ) -> Iterator[tuple[Cell, dict | None, BaseException | None]]:
-    """Run cells one after another in this process (``workers=0``; handy for debugging)."""
-    for c in cells:
+    """Run units one after another in this process (``workers=0``; handy for debugging)."""
+    for u in units:
         try:
-            yield c, run_cell(target, c.kind, c.id, dict(c.config)), None
+            results, error = run_unit(target, *_unit_args(u)), None
         except Exception as exc:
-            yield c, None, exc
+            results, error = None, exc
+        yield from _unit_rows(u, results, error)
 
 
 class _FolderLock:
@@ -564,6 +615,7 @@ def run_sweep(
     workers: int = 2,
     ray_address: str | None = None,
     progress: bool = True,
+    batch: bool = True,
 ) -> SweepResult:
     """Run the cells of ``spec`` not yet in ``out_dir/results.jsonl``; append each as it finishes.
 
@@ -572,6 +624,8 @@ def run_sweep(
     :param backend: ``"local"`` (process pool) or ``"ray"`` (Ray tasks; ``ray_address`` for a cluster).
     :param workers: processes (local) or CPUs of a fresh local Ray instance; ``0`` runs in-process.
     :param progress: show a tqdm bar on stderr.
+    :param batch: run cells of a batched kind (``exact`` on 2×2 games with closed-form rules) that differ
+        only in lr, η, γ, init std, seed or runs as one computation; their rows are the same, bit for bit.
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
@@ -591,12 +645,13 @@ def run_sweep(
         failed: list[tuple[str, str]] = []
         new_rows: list[dict[str, Any]] = []
         if todo:
+            units = group_cells(spec.kind, todo, batch)
             if backend == "ray":
-                stream = _ray_backend(target, todo, max(workers, 1), ray_address)
+                stream = _ray_backend(target, units, max(workers, 1), ray_address)
             elif workers == 0:
-                stream = _serial_backend(target, todo, 0)
+                stream = _serial_backend(target, units, 0)
             else:
-                stream = _local_backend(target, todo, min(workers, len(todo)))
+                stream = _local_backend(target, units, min(workers, len(units)))
             bar = _progress(len(cells), len(cells) - len(todo), spec.name, progress)
             with open(results_path, "ab") as fh:
                 try:
@@ -690,36 +745,7 @@ def exact_cell(config: dict) -> dict[str, Any]:
     tit_for_tat, mutual_defection, all_cooperate; IMP: nash) and ``policy_<i>.<state>`` (mean final
     P(first action)).  Wall time is left to the row's ``elapsed_s`` so metrics stay reproducible.
     """
-    from dataclasses import fields
+    from lola_zoo.experiments.exact import run_exact, summarize
+    from lola_zoo.experiments.grid import exact_cell_config, exact_cell_metrics
 
-    from lola_zoo.experiments.exact import ExactConfig, run_exact, summarize
-
-    config = dict(config)
-    if "seeds" in config:
-        raise ValueError("exact: 'seeds' inside a cell is ambiguous; use 'runs' for the runs batched in "
-                         "one cell and the sweep's seeds for independent cells")
-    kwargs = {k: v for k, v in config.items() if k != "runs"}
-    kwargs["seeds"] = int(config.get("runs", 50))
-    allowed = {f.name for f in fields(ExactConfig)} - {"seeds"}
-    unknown = set(kwargs) - allowed - {"seeds"}
-    if unknown:
-        raise ValueError(f"exact: unknown parameter(s) {sorted(unknown)}; allowed: runs, {', '.join(sorted(allowed))}")
-    learners = kwargs.get("learners")
-    if isinstance(learners, str):
-        kwargs["learners"] = tuple(learners.split(","))  # "lola" (both seats) or "lola,nl"
-    elif isinstance(learners, list):
-        kwargs["learners"] = tuple(learners)
-    for key in ("lr", "eta"):
-        if isinstance(kwargs.get(key), list):
-            kwargs[key] = tuple(kwargs[key])
-    summary = summarize(run_exact(ExactConfig(**kwargs)))
-    metrics: dict[str, Any] = {}
-    for i, (player, stats) in enumerate(summary["players"].items()):
-        metrics[f"reward_{i}"] = stats["reward_mean"]
-        metrics[f"reward_{i}_std"] = stats["reward_std"]
-    for outcome, share in summary.get("shares", {}).items():
-        metrics[f"share_{outcome}"] = share
-    for i, (player, policy) in enumerate(summary.get("mean_final_policy", {}).items()):
-        for state, prob in policy.items():
-            metrics[f"policy_{i}.{state}"] = prob
-    return metrics
+    return exact_cell_metrics(summarize(run_exact(exact_cell_config(config))))
