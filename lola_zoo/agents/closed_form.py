@@ -142,7 +142,7 @@ def _h(u: torch.Tensor, opp: torch.Tensor) -> torch.Tensor:
     action with probability ``o_s``; ``u`` is ``(..., 4, B)``, ``opp`` ``(..., 5, B)``.
     """
     first, second = u[..., 0:1, :] - u[..., 2:3, :], u[..., 1:2, :] - u[..., 3:4, :]
-    return second + opp * (first - second)
+    return torch.lerp(second, first, opp)  # one kernel for second + opp * (first - second)
 
 
 class _Point:
@@ -164,7 +164,7 @@ class _Point:
         q = _sigmoid(th1.T.index_select(0, self.perm))  # column player's P(first action), seat-order states
         self.own = torch.stack([p, q])  # (2, 5, B): player i's own P(first action)
         self.opp = self.own.flip(0)  # the other player's
-        self.d_own = self.own * (1.0 - self.own)
+        self.d_own = torch.addcmul(self.own, self.own, self.own, value=-1.0)  # σ' = σ - σ², one kernel
         np_, nq = 1.0 - p, 1.0 - q
         joint = torch.stack([p * q, p * nq, np_ * q, np_ * nq])  # (4, 5, B): J[k, s]
         m = eye - g * joint[:, 1:]
@@ -218,8 +218,8 @@ class _Point:
         dx = _sum(self.minv * e.unsqueeze(1), 2)
         dw = torch.cat([torch.zeros_like(dx[:, :1]), g * dx], dim=1)
         cross = (u[:, 0:1] - u[:, 2:3]) - (u[:, 1:2] - u[:, 3:4])
-        dh = d_opp * cross + _h(_orient(du, self.flip), self.opp)
-        return self.d_own * (self.w * dh + dw * h_me)
+        dh = torch.addcmul(_h(_orient(du, self.flip), self.opp), d_opp, cross)
+        return self.d_own * torch.addcmul(self.w * dh, dw, h_me)
 
     def mixed(self, k: int, i: int, v: torch.Tensor, pattern: str | None = None) -> torch.Tensor:
         """``∇_{θ_i} [v · ∇_{θ_j} V_k]`` for the other player j, ``v (B, 5)`` in j's own state order.
