@@ -326,7 +326,11 @@ def test_each_seed_of_a_stacked_run_gets_exactly_its_own_gradient(kind: str) -> 
     alone = learner(singles[0], singles[1], 50 + k, 1).gradient(sliced, 0)
     for name, g in together.items():
         assert g[k].abs().sum() > 0
-        torch.testing.assert_close(g[k : k + 1], alone[name], rtol=1e-4, atol=1e-6)
+        # float32: batched and single matmuls round differently, and Adam-normalised corrections
+        # amplify that (measured up to 7.5e-4 of the gradient's scale over 21 rollouts); a seed
+        # leaking into another would differ at the scale itself.
+        scale = float(alone[name].abs().max())
+        torch.testing.assert_close(g[k : k + 1], alone[name], rtol=1e-4, atol=max(1e-6, 2e-3 * scale))
 
 
 # --------------------------------------------------------------------------- anticipating part of the opponent
