@@ -27,8 +27,11 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 import math
+import sys
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence, cast
@@ -1002,6 +1005,10 @@ class Trainer:
             self.recent = [{k: v.to("cpu") for k, v in m.items()} for m in saved["recent"]]
             self.update = int(saved["update"])
             self.restored_rng = saved.get("device_type", self.device.type) == self.device.type
+            assert self.out is not None
+            for name in ("checkpoint.pt", "metrics.json", "metrics.csv", "curves.png"):
+                for stray in self.out.glob(f".{name}.*.tmp"):  # a killed run's half-done atomic write
+                    stray.unlink(missing_ok=True)
 
     def _load_checkpoint(self) -> dict[str, Any] | None:
         path = self.checkpoint_path
@@ -1051,6 +1058,14 @@ class Trainer:
 
         c = self.config
         if self.update >= c.updates:
+            if self.update == c.updates and self.out is not None and not self._files_complete():
+                # Stopped between its last checkpoint and its files (Ctrl-C after the last update, a kill during
+                # the final writes): the finished checkpoint holds all the files show, so write them from it
+                # (the checkpoint too, under this run's settings, as any resume does).
+                result = self.result()
+                _save_checkpoint(cast(Path, self.checkpoint_path), self._state())
+                self._write(self.history, result, 0.0)
+                return result
             # A finished (or longer) run: report it and leave every file as it is.
             return self.result(message=f"the checkpoint already holds {self.update} updates (asked: {c.updates}); "
                                        "nothing was trained and no file was rewritten")
@@ -1085,10 +1100,10 @@ class Trainer:
                     bar.set_postfix({k: f"{v:.3f}" for k, v in row.items()
                                      if k in ("reward_0", "reward_1", "own_coin_share", "points_mean")})
                 if self.checkpoint_path is not None and self.update % c.checkpoint_every == 0:
-                    atomic_torch_save(self.checkpoint_path, last_good)
+                    _save_checkpoint(self.checkpoint_path, last_good)
         except KeyboardInterrupt:
             if self.checkpoint_path is not None and last_good is not None:
-                atomic_torch_save(self.checkpoint_path, last_good)  # the state after the last *completed* update
+                _save_checkpoint(self.checkpoint_path, last_good)  # the state after the last *completed* update
                 self._write(last_good["history"], None, 0.0)
             raise
         finally:
@@ -1098,9 +1113,19 @@ class Trainer:
         seconds = time.perf_counter() - t0
         result = self.result(seconds)
         if self.checkpoint_path is not None:
-            atomic_torch_save(self.checkpoint_path, last_good)
+            _save_checkpoint(self.checkpoint_path, last_good)
             self._write(self.history, result, seconds)
         return result
+
+    def _files_complete(self) -> bool:
+        """Whether ``metrics.json`` (with its summary and every update), ``metrics.csv`` and ``curves.png`` exist."""
+        assert self.out is not None
+        try:
+            saved = json.loads((self.out / "metrics.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return False
+        return (isinstance(saved, dict) and "summary" in saved and len(saved.get("history") or ()) == self.update
+                and all((self.out / name).is_file() for name in ("metrics.csv", "curves.png")))
 
     def _write(self, history: list[dict[str, float]], result: TrainResult | None, seconds: float) -> None:
         assert self.out is not None
@@ -1117,6 +1142,36 @@ class Trainer:
             self.backend.plot(history, self.out / "curves.png",
                               title=f"{c.game}: {c.label()} ({c.runs} seeds, {c.episodes_per_batch} episodes x "
                                     f"{c.episode_length} steps per update)")
+
+
+def _canonical(obj: Any) -> Any:
+    """A copy of a checkpoint state whose pickle depends only on its values.
+
+    Pickle writes a string or container seen before as a back-reference, so two equal states could
+    pickle differently: a resumed run's keys are fresh strings read back from the checkpoint where an
+    uninterrupted run's are one shared literal. Interning every string and rebuilding every container
+    (no sharing) makes ``checkpoint.pt`` of a resumed run byte-identical to an uninterrupted one.
+    """
+    if type(obj) is str:
+        return sys.intern(obj)
+    if type(obj) is bytes:
+        return bytes(bytearray(obj))
+    if type(obj) is dict:
+        return {_canonical(k): _canonical(v) for k, v in obj.items()}
+    if type(obj) is OrderedDict:  # a module's state_dict: keep its _metadata attribute
+        out: OrderedDict[Any, Any] = OrderedDict((_canonical(k), _canonical(v)) for k, v in obj.items())
+        for name, value in vars(obj).items():
+            setattr(out, _canonical(name), _canonical(value))
+        return out
+    if type(obj) is list:
+        return [_canonical(v) for v in obj]
+    if type(obj) is tuple:
+        return tuple(_canonical(v) for v in obj)
+    return obj
+
+
+def _save_checkpoint(path: Path, state: Mapping[str, Any] | None) -> None:
+    atomic_torch_save(path, _canonical(state))
 
 
 def _check_writable(out: Path) -> None:
