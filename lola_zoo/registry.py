@@ -171,6 +171,8 @@ def register(
         raise ValueError(f"register({id!r}): give exactly one of payoffs= or entry_point=")
     if id in _REGISTRY and not override:
         raise ValueError(f"id {id!r} is already registered; pass override=True to replace it")
+    if not isinstance(description, str):
+        raise TypeError(f"register({id!r}): description must be a string, got {type(description).__name__} {description!r}")
     if kwargs is not None and not isinstance(kwargs, Mapping):
         raise TypeError(f"register({id!r}): kwargs must be a dict of keyword arguments, got {kwargs!r}")
     if max_steps is not None and (not is_count(max_steps) or max_steps < 1):

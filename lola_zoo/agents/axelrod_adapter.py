@@ -76,7 +76,7 @@ def axelrod_strategy(strategy: str | type) -> type[Any]:
             raise TypeError(f"{strategy.__name__} is not an axelrod.Player subclass")
         return strategy
     if not isinstance(strategy, str):
-        raise TypeError(f"strategy must be a name or an axelrod.Player class, got {type(strategy).__name__}")
+        raise TypeError(f"strategy must be a name or an axelrod.Player class, got {type(strategy).__name__} {strategy!r}")
     try:
         return _BY_NAME[_normalise(strategy)]
     except KeyError:
@@ -171,8 +171,9 @@ class AxelrodAgent(Agent):
                 f"{cls.__name__} {'/'.join(cheats)} of its opponent; it needs an axelrod opponent object "
                 "and cannot play a lola-zoo agent"
             )
-        if match_length is not None and match_length < 1:
-            raise ValueError(f"match_length must be positive or None, got {match_length}")
+        if match_length is not None and (not isinstance(match_length, int) or isinstance(match_length, bool)
+                                         or match_length < 1):
+            raise ValueError(f"match_length must be positive or None, got {match_length!r}")
         self.env_game = None if game is None else _two_by_two(game, f"AxelrodAgent({cls.__name__})")
         self.player = cls(**strategy_kwargs)
         self.name = self.player.name
@@ -238,15 +239,20 @@ def _memory1_p_cooperate(policy: ArrayLike | Memory1Strategy) -> tuple[float, ..
     if isinstance(policy, Memory1Strategy):
         table = policy.probs
     else:
-        table = np.asarray(policy, dtype=np.float64)
+        try:
+            table = np.asarray(policy, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"an axelrod player needs an IPD memory-1 policy (5 probabilities), got {policy!r}") from None
         if table.ndim == 1:
             table = np.stack([table, 1.0 - table], axis=-1)
     if table.shape != (5, 2):
         raise ValueError(
-            f"an axelrod player needs an IPD memory-1 policy: 5 states x 2 actions, got shape {table.shape}"
+            f"an axelrod player needs an IPD memory-1 policy: 5 states x 2 actions, got shape {table.shape} "
+            f"from {policy!r}"
         )
     if (table < 0).any() or (table > 1).any() or not np.allclose(table.sum(-1), 1.0):
-        raise ValueError("policy rows must be probability distributions over (cooperate, defect)")
+        raise ValueError(f"policy rows must be probability distributions over (cooperate, defect) with entries in "
+                         f"[0, 1]; got {table.tolist()}")
     return tuple(float(p) for p in table[:, 0])
 
 

@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import bisect
 import difflib
+import math
 import random
 from typing import Any, Literal, Mapping, Sequence, cast
 
@@ -704,6 +705,29 @@ def _parallel_env(env: Any) -> Any:
     return env
 
 
+def _check_pg_numbers(*, lr: float | None, gamma: float, eta: float | None, init_std: float, seed: int | None,
+                      episodes_per_update: int, baseline: bool) -> None:
+    """make_pg_agent's numbers, each refused by name (a NaN rate or gamma 1 would only show as NaN policies later)."""
+    def real(x: object) -> bool:
+        return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+    if lr is not None and not (real(lr) and lr > 0):
+        raise ValueError(f"lr must be a positive finite number or None, got {lr!r}")
+    if eta is not None and not (real(eta) and eta >= 0):
+        raise ValueError(f"eta must be a finite number >= 0 or None, got {eta!r}")
+    if not (real(gamma) and 0.0 < gamma < 1.0):
+        raise ValueError(f"gamma must lie in (0, 1), got {gamma!r}")
+    if not (real(init_std) and init_std >= 0):
+        raise ValueError(f"init_std must be a finite number >= 0, got {init_std!r}")
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool) or seed < 0):
+        raise ValueError(f"seed must be a non-negative integer or None, got {seed!r}")
+    if not isinstance(episodes_per_update, int) or isinstance(episodes_per_update, bool) or episodes_per_update < 1:
+        raise ValueError(f"episodes_per_update must be a positive integer, got {episodes_per_update!r}")
+    if baseline and episodes_per_update < 2:
+        raise ValueError("the leave-one-out baseline needs episodes_per_update >= 2 (or baseline=False), got "
+                         f"episodes_per_update={episodes_per_update}")
+
+
 def make_pg_agent(
     kind: str,
     env: Any,
@@ -773,6 +797,11 @@ def make_pg_agent(
         raise ValueError(f"unknown policy-gradient kind {kind!r}{hint} (choose from {', '.join(PG_KINDS)})")
     if correction not in ("taylor", "lookahead"):
         raise ValueError(f"correction must be 'taylor' or 'lookahead', got {correction!r}")
+    _check_pg_numbers(lr=lr, gamma=gamma, eta=eta, init_std=init_std, seed=seed,
+                      episodes_per_update=episodes_per_update, baseline=baseline)
+    from lola_zoo.devices import resolve_device
+
+    device = resolve_device(device)  # "tpu" or a missing GPU: a ValueError naming it, not torch's RuntimeError
     par_env = _parallel_env(env)
     agents = list(par_env.possible_agents)
     if agent_id not in agents:

@@ -37,13 +37,28 @@ class Memory1Strategy(Agent):
     classifier: ClassVar[dict[str, Any]] = {"memory_depth": 1, "stochastic": True}
 
     def __init__(self, probs: ArrayLike, name: str = "memory-1") -> None:
-        table = np.asarray(probs, dtype=np.float64)
+        try:
+            table = np.asarray(probs, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name}: probs must be a table of numbers, got {probs!r}") from None
         if table.ndim == 1:
             table = np.stack([table, 1.0 - table], axis=-1)
-        if table.ndim != 2 or not np.all(np.isfinite(table)):
-            raise ValueError(f"{name}: probs must be a finite (n_states, n_actions) table, got {table.shape}")
-        if (table < 0).any() or not np.allclose(table.sum(-1), 1.0):
-            raise ValueError(f"{name}: each row of probs must be a probability distribution")
+        if table.ndim != 2:
+            raise ValueError(f"{name}: probs must be an (n_states, n_actions) table, got shape {table.shape}")
+        if not np.all(np.isfinite(table)):
+            bad = table[~np.isfinite(table)][0]
+            raise ValueError(f"{name}: probs must be finite, found {bad} in {probs!r}")
+        n_states, n_actions = table.shape
+        players = round(np.log(max(n_states - 1, 1)) / np.log(n_actions)) if n_actions > 1 and n_states > 1 else 0
+        if n_actions < 2 or players < 2 or n_actions ** players != n_states - 1:
+            # A memory-1 state is the start or a joint action: 1 + n_actions ** players rows (IPD: 5 x 2).
+            raise ValueError(f"{name}: probs has shape {table.shape}; a memory-1 table has 1 + n_actions ** "
+                             "n_players rows (2 players, 2 actions: 5 states, e.g. [p_start, p_CC, p_CD, p_DC, p_DD])")
+        bad_rows = np.flatnonzero((table < 0).any(-1) | (table > 1).any(-1) | ~np.isclose(table.sum(-1), 1.0))
+        if bad_rows.size:
+            r = int(bad_rows[0])
+            raise ValueError(f"{name}: each row of probs must be a probability distribution (entries in [0, 1] summing "
+                             f"to 1); row {r} is {table[r].tolist()}")
         self.probs = table
         self._cdf = np.cumsum(table, axis=-1)
         self.name = name

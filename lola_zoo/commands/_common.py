@@ -8,7 +8,8 @@ from __future__ import annotations
 import argparse
 import math
 
-__all__ = ["Terminated", "seed_int", "positive_int", "finite_float", "nonnegative_float", "check_finite"]
+__all__ = ["Terminated", "seed_int", "positive_int", "finite_float", "nonnegative_float", "check_finite", "out_path",
+           "given"]
 
 
 class Terminated(KeyboardInterrupt):
@@ -45,6 +46,18 @@ def nonnegative_float(text: str) -> float:
     if not (math.isfinite(value) and value >= 0):
         raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
     return value
+
+
+def out_path(text: str) -> str:
+    """An output folder: any non-empty path (an empty ``--out ''`` would silently fall back to the default)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"must name a folder, got {text!r}")
+    return text
+
+
+def given(args: argparse.Namespace, *names: str) -> list[str]:
+    """The ``--flags`` among ``names`` (attribute names) that were set on the command line (default ``None``)."""
+    return ["--" + n.replace("_", "-") for n in names if getattr(args, n, None) is not None]
 
 
 def check_finite(flag: str, value: float | None, minimum: float | None = None) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from lola_zoo.commands._common import out_path
 from lola_zoo.devices import add_device_argument
 
 NAME = "reproduce"
@@ -13,7 +14,7 @@ ORDER = 10
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Output folder, quick mode, section selection, seeds, progress."""
-    parser.add_argument("--out", default=None, help="output folder (default: runs/reproduce-<timestamp>)")
+    parser.add_argument("--out", type=out_path, default=None, help="output folder (default: runs/reproduce-<timestamp>)")
     parser.add_argument(
         "--quick", action="store_true", help="128 seeds instead of 1000 (a smoke test; same steps and settings)"
     )
@@ -38,6 +39,8 @@ def run(args: argparse.Namespace) -> int:
     from lola_zoo.devices import resolve_device
     from lola_zoo.io import prepare_out_dir
 
+    if args.list and (args.only is not None or args.full):
+        raise ValueError("--list lists every section; drop --only / --full (or drop --list to run them)")
     if args.list:
         for section in paper.SECTIONS:
             tags = f"  [tags: {', '.join(section.tags)}]" if section.tags else ""
@@ -53,7 +56,10 @@ def run(args: argparse.Namespace) -> int:
         if only:
             raise ValueError("give --full or --only, not both")
         only = ",".join(section.name for section in paper.SECTIONS)
-    paper.select_sections(only)  # fail on unknown names before creating any folder
+    sections = paper.select_sections(only)  # fail on unknown names before creating any folder
+    if args.policy is not None and not any(section.name == "coin" for section in sections):
+        # Only the Coin Game section has a policy setting; elsewhere the flag would change nothing.
+        raise ValueError(f"--policy {args.policy} applies to the Coin Game section; add --only coin (or --full)")
     resolve_device(args.device)  # and on a device that is not there
     out = prepare_out_dir(args.out if args.out else paper.default_out_dir())  # a bad --out fails before any section
     paper.reproduce(

@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from lola_zoo.commands._common import out_path
+
 NAME = "sweep"
 HELP = "Run a grid of configurations x seeds (local process pool or Ray); resumes an interrupted sweep."
 ORDER = 40
@@ -16,7 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Spec file or flags, output folder, backend."""
     parser.add_argument("spec", nargs="?", help="sweep spec (.json/.yaml: kind, grid, seeds, params); "
                         "omit to resume the spec saved in --out, or build one with --kind/--grid")
-    parser.add_argument("--out", required=True, help="output folder (results.jsonl, results.csv, sweep.json)")
+    parser.add_argument("--out", type=out_path, required=True, help="output folder (results.jsonl, results.csv, sweep.json)")
     parser.add_argument("--device", default=None, metavar="{auto,cpu,cuda}",
                         help="device of every cell (added to the cells' params; default: the kinds' own)")
     parser.add_argument("--kind", help="cell kind when no spec file is given (e.g. exact, exact-value)")
@@ -44,11 +46,13 @@ def _value(text: str) -> Any:
 
 
 def _pairs(items: list[str], flag: str) -> dict[str, str]:
-    out = {}
+    out: dict[str, str] = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise ValueError(f"{flag} expects KEY=VALUE, got {item!r}")
+        if key in out:  # a second value would silently replace the first
+            raise ValueError(f"{flag} {key}=... is given twice ({flag} {key}={out[key]} and {flag} {item}); give it once")
         out[key] = value
     return out
 
@@ -87,6 +91,8 @@ def run(args: argparse.Namespace) -> int:
     from lola_zoo.experiments.sweep import RESULTS_CSV, RESULTS_JSONL, run_sweep
     from lola_zoo.io import prepare_out_dir
 
+    if args.ray_address is not None and args.backend != "ray":
+        raise ValueError(f"--ray-address {args.ray_address} is for --backend ray; the {args.backend} backend would ignore it")
     spec = _spec(args)
     prepare_out_dir(args.out)
     result = run_sweep(spec, args.out, backend=args.backend, workers=args.workers,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from lola_zoo.commands._common import finite_float, nonnegative_float, seed_int
+from lola_zoo.commands._common import finite_float, nonnegative_float, out_path, seed_int
 from lola_zoo.devices import add_device_argument
 
 NAME = "tournament"
@@ -42,7 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pg-lr", type=nonnegative_float, default=d["pg_lr"].default,
                         help="policy-gradient learners' learning rate")
     parser.add_argument("--seed", type=seed_int, default=0, help="base seed (>= 0; default: 0)")
-    parser.add_argument("--out", default=None, help="output folder (default: runs/tournament-<timestamp>); resumed if it holds results")
+    parser.add_argument("--out", type=out_path, default=None,
+                        help="output folder (default: runs/tournament-<timestamp>); resumed if it holds results")
     parser.add_argument("--backend", default="local", choices=["local", "ray"])
     parser.add_argument("--workers", type=int, default=2, help="parallel matches (0: in this process)")
     parser.add_argument("--no-progress", action="store_true")
@@ -64,6 +65,8 @@ def run(args: argparse.Namespace) -> int:
     if args.entrants is not None and not entrants:
         raise ValueError(f"--entrants {args.entrants!r} names no entrant; give comma-separated names or leave "
                          "--entrants out for the default field")
+    if args.entrants is not None and any(not e.strip() for e in args.entrants.split(",")):
+        raise ValueError(f"--entrants {args.entrants!r} has an empty name between commas; give each entrant once")
     config = TournamentConfig(
         game=args.game, entrants=entrants, mode=args.mode, runs=args.runs, lr=args.lr, eta=args.eta,
         pg_lr=args.pg_lr, seed=args.seed, cells=args.cells, device=args.device, **_given(args),

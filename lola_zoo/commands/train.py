@@ -13,7 +13,7 @@ import signal
 import sys
 from typing import Any
 
-from lola_zoo.commands._common import Terminated, finite_float, nonnegative_float, seed_int
+from lola_zoo.commands._common import Terminated, finite_float, nonnegative_float, out_path, seed_int
 from lola_zoo.devices import add_device_argument
 
 NAME = "train"
@@ -80,7 +80,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--episodes", type=int,
                         help="plain-loop runs (an SB3 or Axelrod seat): total episodes; sets --updates to "
                              "episodes / episodes-per-batch")
-    parser.add_argument("--out", default=None, help="output folder (default: runs/train-GAME-SEAT-SEAT...)")
+    parser.add_argument("--out", type=out_path, default=None, help="output folder (default: runs/train-GAME-SEAT-SEAT...)")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt (must exist)")
     parser.add_argument("--logger", action="append", default=[], choices=["tensorboard", "wandb"],
                         help="also log to TensorBoard (OUT/tensorboard) or W&B offline (OUT/wandb); repeatable")
@@ -103,6 +103,9 @@ def config_from_args(args: argparse.Namespace) -> Any:
         key, sep, text = str(item).partition("=")
         if not sep or not key.strip():
             raise ValueError(f"--env-kwarg must look like KEY=VALUE, got {item!r}")
+        if key.strip() in env_kwargs:  # the second value would silently win
+            raise ValueError(f"--env-kwarg {key.strip()} is given twice ({item!r} and "
+                             f"{key.strip()}={json.dumps(env_kwargs[key.strip()])}); give it once")
         try:
             env_kwargs[key.strip()] = json.loads(text)
         except json.JSONDecodeError:

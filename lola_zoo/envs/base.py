@@ -81,11 +81,31 @@ def _one_thread_at_a_time(method: Callable[..., Any]) -> Callable[..., Any]:
     return guarded
 
 
+def check_seed(seed: Any) -> int | None:
+    """``seed`` as an int (or None); one numpy would refuse (or, for a bool, take as 0/1) is a ValueError / TypeError naming it.
+
+    Gymnasium's own check raises ``gymnasium.error.Error``, which no caller expects from a bad argument.
+    """
+    if seed is None:
+        return None
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"seed must be a non-negative integer or None, got {type(seed).__name__} {seed!r}")
+    if seed < 0:
+        raise ValueError(f"seed must be a non-negative integer or None, got {seed!r}")
+    return int(seed)
+
+
 def _marks_reset(method: Callable[..., Any]) -> Callable[..., Any]:
     """``reset`` (or ``set_game_state``) that also records that an episode was started (for ``step``'s errors)."""
 
     @functools.wraps(method)
     def reset(self: DilemmaParallelEnv, *args: Any, **kwargs: Any) -> Any:
+        if method.__name__ == "reset":
+            seed = check_seed(args[0] if args else kwargs.get("seed"))
+            if args:
+                args = (seed, *args[1:])
+            elif "seed" in kwargs:
+                kwargs["seed"] = seed  # a NumPy integer as a plain int: gymnasium's seeding refuses np.int64
         result = method(self, *args, **kwargs)
         self._was_reset = True
         return result
@@ -220,6 +240,16 @@ class _ArrayObservationsAEC(parallel_to_aec_wrapper):
     envs do); PettingZoo's AEC api_test asks for ``np.ndarray`` observations, and a 0-d array is still
     in the Discrete space.
     """
+
+    def step(self, action: Any) -> None:
+        """Buffer the selected agent's action, refusing one outside its action space now, not at the round's last agent."""
+        agent = self.agent_selection
+        alive = not (self.terminations.get(agent, False) or self.truncations.get(agent, False))
+        space = self.action_space(agent)
+        # Discrete only: continuous envs take looser forms (a float for a (1,) box) that contains() refuses.
+        if alive and action is not None and isinstance(space, spaces.Discrete) and not space.contains(action):
+            raise ValueError(f"invalid action {action!r} for {agent}: not in its action space {space}")
+        super().step(action)
 
     def observe(self, agent: str) -> Any:
         """``agent``'s current observation as a NumPy array."""

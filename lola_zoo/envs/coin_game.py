@@ -99,13 +99,19 @@ def move_table(grid_size: int) -> np.ndarray:
     return table
 
 
+def _whole(value: object) -> bool:
+    """A whole number (int, NumPy integer or integral float), not a bool; text such as ``'x'`` is not (no int() raise)."""
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool) and \
+        float(value).is_integer()
+
+
 def validate_rules(grid_size: int, max_steps: int, n_players: int, coin_respawn: str, tie_rule: str) -> None:
     """Raise ValueError naming the first bad Coin Game parameter (shared with the batched twin)."""
-    if isinstance(grid_size, bool) or int(grid_size) != grid_size or grid_size < 2:
+    if not _whole(grid_size) or grid_size < 2:
         raise ValueError(f"grid_size must be an integer >= 2, got {grid_size!r}")
-    if isinstance(max_steps, bool) or int(max_steps) != max_steps or max_steps < 1:
+    if not _whole(max_steps) or max_steps < 1:
         raise ValueError(f"max_steps must be a positive integer, got {max_steps!r}")
-    if isinstance(n_players, bool) or int(n_players) != n_players or not 2 <= n_players <= len(COLOURS):
+    if not _whole(n_players) or not 2 <= n_players <= len(COLOURS):
         raise ValueError(f"n_players must be an integer in [2, {len(COLOURS)}], got {n_players!r}")
     if n_players + 1 > grid_size * grid_size:
         raise ValueError(

@@ -37,6 +37,17 @@ def _check_finite(name: str, x: torch.Tensor) -> None:
         raise ValueError(f"{name} must be finite; found {x[tuple(bad)].item()} at index {tuple(bad)}")
 
 
+def _check_gamma(gamma: object) -> None:
+    """A discount: one real number in (0, 1) (a 0-d tensor too); text, None, bools and batches are refused by name."""
+    number = gamma.item() if isinstance(gamma, torch.Tensor) and gamma.numel() == 1 else gamma
+    if isinstance(number, bool) or not isinstance(number, (int, float)) and not hasattr(number, "__float__"):
+        raise TypeError(f"gamma must be a number in (0, 1), got {type(gamma).__name__} {gamma!r}")
+    if isinstance(number, torch.Tensor):  # a tensor left here has several values
+        raise ValueError(f"gamma must be one number in (0, 1), got {gamma!r}")
+    if not 0.0 < float(number) < 1.0:
+        raise ValueError(f"gamma must lie in (0, 1), got {gamma!r}")
+
+
 def policy_probs(
     params: torch.Tensor, n_actions: int, n_states: int, kind: PolicyKind = "logits", name: str = "policy"
 ) -> torch.Tensor:
@@ -115,8 +126,10 @@ def exact_value(
     kind: PolicyKind = "logits",
 ) -> torch.Tensor:
     """Discounted values ``V (B, N)`` with ``V_i = p0^T (I - gamma P)^{-1} r_i`` (unnormalised)."""
-    if not (0.0 < float(gamma) < 1.0):
-        raise ValueError(f"gamma must lie in (0, 1), got {gamma!r}")
+    if not isinstance(game, MatrixGame):
+        raise TypeError(f"game must be a MatrixGame (lola_zoo.game(id) gives a registered one), got "
+                        f"{type(game).__name__} {game!r}")
+    _check_gamma(gamma)
     p0, P = joint_chain(game, policies, kind)
     K = game.n_joint
     eye = torch.eye(K, dtype=P.dtype, device=P.device)

@@ -83,6 +83,14 @@ class MatrixGame:
     description: str = ""
 
     def __post_init__(self) -> None:
+        if not isinstance(self.name, str):  # shown in every message and table; 3 or None would print as itself
+            raise TypeError(f"MatrixGame name must be a string, got {type(self.name).__name__} {self.name!r}")
+        if not isinstance(self.description, str):
+            raise TypeError(f"MatrixGame {self.name!r}: description must be a string, got "
+                            f"{type(self.description).__name__} {self.description!r}")
+        if isinstance(self.action_names, str):  # "ab" would be read as the names ('a', 'b') of one player
+            raise TypeError(f"MatrixGame {self.name!r}: action_names must be one sequence of names per player, "
+                            f"got the string {self.action_names!r}")
         payoffs = payoff_array(self.payoffs, f"MatrixGame {self.name!r}")
         if payoffs.ndim < 3:
             raise ValueError(
@@ -137,14 +145,29 @@ class MatrixGame:
         """Number of memory-1 states: the start state plus one per joint action."""
         return 1 + self.n_joint
 
+    def _player(self, player: int) -> int:
+        """``player`` checked to be a seat index 0..N-1 (numpy would wrap -1 and raise IndexError past N)."""
+        if isinstance(player, (bool, np.bool_)) or not isinstance(player, (int, np.integer)) or \
+                not 0 <= player < self.n_players:
+            raise ValueError(f"{self.name}: player must be a seat index in 0..{self.n_players - 1}, got {player!r}")
+        return int(player)
+
     def payoff(self, player: int, joint_action: Sequence[int]) -> float:
         """Reward of ``player`` for one joint action (seat order)."""
+        player = self._player(player)
+        joint = tuple(joint_action) if isinstance(joint_action, (list, tuple, np.ndarray)) else None
+        if joint is None or len(joint) != self.n_players or any(
+                isinstance(a, (bool, np.bool_)) or not isinstance(a, (int, np.integer)) or not 0 <= a < n
+                for a, n in zip(joint, self.n_actions)):
+            raise ValueError(f"{self.name}: joint_action must be {self.n_players} action indices below "
+                             f"{self.n_actions}, got {joint_action!r}")
         # The index tuple is built first: mypy reads x[(a, *b)] as 3.11's x[a, *b] and rejects it for 3.10.
-        index = (player, *joint_action)
+        index = (player, *joint)
         return float(self.payoffs[index])
 
     def perspective(self, player: int) -> tuple[int, ...]:
         """Seat order as seen by ``player``: itself first, then the others in seat order."""
+        player = self._player(player)
         return (player, *(j for j in range(self.n_players) if j != player))
 
     def state_labels(self, player: int = 0) -> list[str]:

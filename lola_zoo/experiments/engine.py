@@ -29,6 +29,7 @@ import copy
 import dataclasses
 import json
 import math
+import numbers
 import sys
 import time
 from collections import OrderedDict
@@ -197,6 +198,8 @@ class TrainConfig:
                                  f"{', '.join(FIXED_KINDS)}, {', '.join(SB3_KINDS)} or axelrod:<Strategy>")
             if a in FIXED_KINDS and family != "matrix":
                 raise ValueError(f"fixed strategy {a!r} is a memory-1 table of 2x2 iterated games, not for {self.game!r}")
+            if a.startswith("axelrod:"):
+                _check_axelrod_seat(a, self.game, family)
         coin = family == "coin"
         if self.episode_length is None:
             self.episode_length = 50 if coin else 150
@@ -214,7 +217,12 @@ class TrainConfig:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
             setattr(self, name, int(value))
-        if isinstance(self.seed, bool) or int(self.seed) != self.seed or self.seed < 0:
+        for name in ("gamma", "lr", "eta", "init_std", "om_lr", "om_pseudo_count", "seed"):
+            value = getattr(self, name)
+            # float("x") would raise a message naming neither the field nor where the text came from.
+            if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Real)):
+                raise ValueError(f"{name} must be a number, got {type(value).__name__} {value!r}")
+        if int(self.seed) != self.seed or self.seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
         for name in ("lr", "om_lr", "om_pseudo_count"):
             value = float(getattr(self, name))
@@ -243,6 +251,24 @@ class TrainConfig:
             if not isinstance(getattr(self, name), Mapping):
                 raise ValueError(f"{name} must be a mapping, got {type(getattr(self, name)).__name__}")
             setattr(self, name, dict(getattr(self, name)))
+        if not isinstance(self.baseline, bool):
+            raise ValueError(f"baseline must be True or False, got {self.baseline!r}")
+        if family in ("matrix", "coin") and "max_steps" in self.env_kwargs:
+            # The batched twin plays episode_length steps; a max_steps would be dropped (or, in the plain loop,
+            # win over episode_length), so there is one way to say it.
+            raise ValueError(f"env_kwargs max_steps={self.env_kwargs['max_steps']!r}: set the episode length with "
+                             "episode_length (--episode-length) instead")
+        if coin:
+            import lola_zoo
+
+            lola_zoo.make(self.game, **self.env_kwargs)  # grid_size='x' and unknown keys fail here, naming the key
+        if family == "matrix":
+            from lola_zoo.registry import game as registered_game
+
+            registered_game(self.game, **self.env_kwargs)  # a family's factor=/cost= checked, any other key refused
+            if self.policy == "memory1" and self.policy_kwargs:
+                raise ValueError(f"policy_kwargs {sorted(self.policy_kwargs)} are options of network policies; the "
+                                 "memory-1 table takes none")
 
     @property
     def family(self) -> str:
@@ -272,6 +298,8 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "TrainConfig":
         """Inverse of :meth:`to_dict` (unknown keys are an error naming them)."""
+        if not isinstance(d, Mapping):
+            raise TypeError(f"TrainConfig.from_dict takes a mapping of fields, got {type(d).__name__} {d!r}")
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(d) - known
         if unknown:
@@ -284,6 +312,19 @@ class TrainConfig:
         """Equal except for what may change on resume (updates, checkpoint_every, device)."""
         return dataclasses.replace(other, updates=self.updates, checkpoint_every=self.checkpoint_every,
                                    device=self.device) == self
+
+
+def _check_axelrod_seat(kind: str, game: str, family: str) -> None:
+    """An ``axelrod:<Strategy>`` seat: a known strategy, in a two-player two-action iterated matrix game."""
+    if family != "matrix":
+        raise ValueError(f"seat {kind!r}: axelrod strategies play iterated 2x2 matrix games such as the IPD, "
+                         f"not {game!r}")
+    try:
+        from lola_zoo.agents.axelrod_adapter import _two_by_two, axelrod_strategy
+    except ImportError as exc:
+        raise ValueError(f"seat {kind!r} needs the axelrod package: pip install 'lola-zoo[axelrod]' ({exc})") from None
+    _two_by_two(game, f"seat {kind!r} in {game!r}")  # e.g. rps: its states would be misread as IPD states
+    axelrod_strategy(kind.split(":", 1)[1])  # an unknown name fails now, naming the closest ones
 
 
 # --------------------------------------------------------------------------- presets
@@ -817,7 +858,8 @@ class _LoopBackend(_Backend):
             elif kind.startswith("axelrod:"):
                 from lola_zoo.agents.axelrod_adapter import AxelrodAgent
 
-                agent = AxelrodAgent(kind.split(":", 1)[1])
+                # game= checks the game is 2x2 (TrainConfig did too; this keeps the agent honest on its own).
+                agent = AxelrodAgent(kind.split(":", 1)[1], game=c.game if c.family == "matrix" else None)
             elif kind in FIXED_KINDS:
                 agent = make_strategy(kind) if kind != "random" else make_strategy("random", n_actions=2)
             else:
@@ -975,6 +1017,16 @@ class Trainer:
         policies: Sequence[nn.Module | None] | None = None,
         on_update: Callable[[dict[str, float]], None] | None = None,
     ) -> None:
+        if not isinstance(config, TrainConfig):
+            raise TypeError(f"config must be a TrainConfig (preset_config or TrainConfig.from_dict build one), got "
+                            f"{type(config).__name__}")
+        from lola_zoo.loggers import LOGGER_CHOICES
+
+        if isinstance(loggers, str):
+            loggers = [loggers]
+        unknown = [name for name in loggers if str(name).strip().lower() not in LOGGER_CHOICES]
+        if unknown:  # before any training: run() would only find out at its start
+            raise ValueError(f"unknown logger(s) {unknown}; choose from {', '.join(LOGGER_CHOICES)}")
         self.config = config
         self.out = Path(out_dir) if out_dir is not None else None
         self.resume, self.progress, self.on_update = resume, progress, on_update
@@ -1056,6 +1108,8 @@ class Trainer:
         """Train up to ``config.updates`` (or ``stop_after`` more updates); write the files."""
         from lola_zoo.loggers import make_logger
 
+        if stop_after is not None and (isinstance(stop_after, bool) or not isinstance(stop_after, int) or stop_after < 1):
+            raise ValueError(f"stop_after must be a positive integer or None, got {stop_after!r}")
         c = self.config
         if self.update >= c.updates:
             if self.update == c.updates and self.out is not None and not self._files_complete():

@@ -319,6 +319,8 @@ def _jsonl_blocks(path: Path, rel: str) -> list[Block]:
 def build_report(run_dir: str | os.PathLike[str], title: str | None = None) -> list[Block]:
     """Blocks of the report on ``run_dir``: one section per folder holding results, files sorted."""
     root = Path(run_dir)
+    if root.exists() and not root.is_dir():
+        raise NotADirectoryError(f"run folder {str(root)!r} is a file, not a folder")
     if not root.is_dir():
         raise FileNotFoundError(f"run folder {str(root)!r} does not exist")
     blocks = [Block("heading", title or f"Report: {root.resolve().name}", level=1)]

@@ -83,6 +83,17 @@ BATCHED_KINDS: dict[str, tuple[str, str]] = {
 }
 
 
+#: kind -> "module:function" that checks one cell's config without running it (raises ValueError / TypeError /
+#: KeyError naming the bad value), so that a parameter every cell gets wrong is one error before any cell runs
+#: instead of every cell failing in the pool.
+CHECKS: dict[str, str] = {
+    "exact": "lola_zoo.experiments.sweep:check_exact_cell",
+    "train": "lola_zoo.experiments.sweep:check_train_cell",
+    "exact-value": "lola_zoo.experiments.sweep:exact_value_params",
+    "tournament-league": "lola_zoo.experiments.sweep:check_league_cell",
+}
+
+
 def register_kind(name: str, target: str | CellFunction, *, override: bool = False) -> None:
     """Register a cell runner ``config -> metrics`` under ``name``, as ``"module:function"`` or a callable.
 
@@ -180,18 +191,31 @@ class SweepResult:
     other: int = 0
 
 
+def _count(value: Any) -> bool:
+    """An int that is not a bool (JSON's true is not a count)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _parse_seeds(value: Any) -> list[int]:
-    if isinstance(value, int) and not isinstance(value, bool):
+    if _count(value):
         if value < 1:
             raise ValueError(f"seeds: a count must be positive, got {value}")
         return list(range(value))
-    if isinstance(value, Mapping) and set(value) <= {"start", "count"} and "count" in value:
-        return list(range(int(value.get("start", 0)), int(value.get("start", 0)) + int(value["count"])))
+    if isinstance(value, Mapping):
+        extra = sorted(set(map(str, value)) - {"start", "count"})
+        if extra or "count" not in value:
+            raise ValueError(f"seeds as a mapping takes 'count' and optionally 'start'; got {dict(value)!r}")
+        start, count = value.get("start", 0), value["count"]
+        if not _count(count) or count < 1:
+            raise ValueError(f"seeds: count must be a positive integer, got {count!r}")
+        if not _count(start) or start < 0:
+            raise ValueError(f"seeds: start must be an integer >= 0, got {start!r}")
+        return list(range(start, start + count))
     if isinstance(value, (list, tuple)) and value:
         seeds = []
         for s in value:
-            if not isinstance(s, int) or isinstance(s, bool):
-                raise ValueError(f"seeds must be integers, got {s!r}")
+            if not _count(s) or s < 0:  # torch and numpy generators refuse negative seeds
+                raise ValueError(f"seeds must be integers >= 0, got {s!r}")
             seeds.append(s)
         if len(set(seeds)) != len(seeds):
             raise ValueError(f"seeds must be distinct, got {seeds}")
@@ -221,16 +245,29 @@ def spec_from_dict(data: Mapping[str, Any]) -> SweepSpec:
             raise ValueError(f"grid axis {key!r} is empty")
         if key == "seed":
             raise ValueError("'seed' cannot be a grid axis; list seeds under 'seeds'")
+        canonical = [_canonical(v) for v in values]
+        repeated = [v for i, v in enumerate(values) if canonical.index(canonical[i]) != i]
+        if repeated:  # the same cell twice: it would run once and the axis would not mean what it says
+            raise ValueError(f"grid axis {key!r} repeats {repeated[0]!r}; give each value once")
         clean_grid[str(key)] = list(values)
-    params = dict(data.get("params") or {})
+    raw_params = data.get("params") or {}
+    if not isinstance(raw_params, Mapping):
+        raise ValueError(f"params must map parameter names to values, got {type(raw_params).__name__} {raw_params!r}")
+    params = dict(raw_params)
     if "seed" in params:
         raise ValueError("'seed' cannot be a fixed param; list seeds under 'seeds'")
+    both = sorted(set(map(str, params)) & set(clean_grid))
+    if both:  # the grid's values would silently override the fixed one
+        raise ValueError(f"{both[0]!r} is both a fixed param and a grid axis; keep one")
+    name = data.get("name", "sweep")
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"name must be a non-empty string, got {name!r}")
     return SweepSpec(
         kind=data["kind"],
         grid=clean_grid,
         seeds=_parse_seeds(data.get("seeds", 1)),
         params=params,
-        name=str(data.get("name", "sweep")),
+        name=name,
     )
 
 
@@ -627,12 +664,17 @@ def run_sweep(
     :param batch: run cells of a batched kind (``exact`` on 2×2 games with closed-form rules) that differ
         only in lr, η, γ, init std, seed or runs as one computation; their rows are the same, bit for bit.
     """
+    if not isinstance(spec, SweepSpec):
+        raise TypeError(f"spec must be a SweepSpec (spec_from_dict / load_spec build one), got {type(spec).__name__}")
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
-    if int(workers) != workers or workers < 0:
+    if not _count(workers) or workers < 0:
         raise ValueError(f"workers must be a non-negative integer, got {workers!r}")
+    if ray_address is not None and backend != "ray":
+        raise ValueError(f"ray_address {ray_address!r} is for backend='ray'; the {backend!r} backend would ignore it")
     target = _kind_target(spec.kind)
     resolve_kind(target)  # an import error belongs here, not in every worker
+    check_cells(spec)  # a parameter every cell gets wrong: one error now, not a failed pool
     out = prepare_out_dir(out_dir, "out_dir")  # a file or a read-only folder: refused before any cell runs
     t0 = time.perf_counter()
     with _FolderLock(out):
@@ -678,6 +720,68 @@ def run_sweep(
                        time.perf_counter() - t0, other)
 
 
+def check_cells(spec: SweepSpec) -> None:
+    """Check every cell's config with its kind's checker (:data:`CHECKS`), if it has one, without running it.
+
+    Raises a ValueError naming the first bad cell's grid values and the checker's message.
+    """
+    check = CHECKS.get(spec.kind)
+    if check is None:
+        return
+    fn = resolve_kind(check)
+    checked: set[str] = set()
+    for cell in expand_cells(spec):
+        # The seed is the only per-cell value besides the grid's; one check per grid point is enough.
+        key = _canonical({k: v for k, v in cell.config.items() if k != "seed"})
+        if key in checked:
+            continue
+        checked.add(key)
+        try:
+            fn(dict(cell.config))
+        except (ValueError, TypeError, KeyError) as exc:
+            message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+            where = {k: cell.config[k] for k in spec.grid}
+            at = f" (cell {json.dumps(where, default=str)})" if where else ""
+            raise ValueError(f"{spec.kind}{at}: {message}") from exc
+
+
+def check_exact_cell(config: Mapping[str, Any]) -> Any:
+    """The ExactConfig an ``exact`` cell would run (built, not run), its rates and stds also checked to be finite."""
+    from lola_zoo.experiments.grid import exact_cell_config
+
+    exact = exact_cell_config(dict(config))
+    for name in ("lr", "eta", "init_std", "pola_prox", "sos_a", "sos_b"):
+        value = getattr(exact, name)
+        for v in value if isinstance(value, tuple) else (value,):
+            if not math.isfinite(float(v)):  # ExactConfig lets inf through; the run would end in NaNs
+                raise ValueError(f"exact: {name} must be finite, got {config.get(name, value)!r}")
+    return exact
+
+
+def check_train_cell(config: Mapping[str, Any]) -> Any:
+    """The TrainConfig a ``train`` cell would run (built, not trained): its errors name the bad value."""
+    from lola_zoo.experiments.engine import TrainConfig, preset_config
+
+    cfg = dict(config)
+    preset = cfg.pop("preset", None)
+    if preset is not None:
+        return preset_config(str(preset), cfg.pop("game", "ipd"), tuple(cfg.pop("agents", ("lola", "lola"))), **cfg)
+    return TrainConfig.from_dict(cfg)
+
+
+def check_league_cell(config: Mapping[str, Any]) -> Any:
+    """The TournamentConfig a ``tournament-league`` cell would play (built, not played)."""
+    from lola_zoo.experiments.tournament import TournamentConfig
+
+    cfg = dict(config)
+    pairs = cfg.pop("pairs", None)
+    if not isinstance(pairs, (list, tuple)) or not pairs:
+        raise ValueError(f"'pairs' must be a non-empty list of [row, col] entrant pairs, got {pairs!r}")
+    cfg.pop("seed", None)
+    cfg["entrants"] = tuple(cfg.get("entrants") or sorted({str(name) for pair in pairs for name in pair}))
+    return TournamentConfig(**cfg)
+
+
 def _log_error(out: Path, cell: Cell, exc: BaseException) -> None:
     """Failed cells are kept out of the results (so a resume retries them) but logged."""
     with open(out / ERRORS_JSONL, "a", encoding="utf-8") as fh:
@@ -706,19 +810,9 @@ def exact_value_cell(config: dict) -> dict[str, float]:
     """
     import torch
 
-    import lola_zoo
     from lola_zoo.envs.exact import exact_value_per_step
 
-    allowed = {"game", "gamma", "n_pairs", "logit_std", "seed"}
-    unknown = set(config) - allowed
-    if unknown:
-        raise ValueError(f"exact-value: unknown parameter(s) {sorted(unknown)}; allowed {sorted(allowed)}")
-    game = lola_zoo.game(str(config.get("game", "ipd")))
-    gamma = float(config.get("gamma", 0.96))
-    n_pairs = int(config.get("n_pairs", 64))
-    std = float(config.get("logit_std", 1.0))
-    if n_pairs < 1:
-        raise ValueError(f"exact-value: n_pairs must be positive, got {n_pairs}")
+    game, gamma, n_pairs, std = exact_value_params(config)
     gen = torch.Generator().manual_seed(int(config["seed"]))
     # Two-action games: the paper's form, one sigmoid logit per state; otherwise softmax logits.
     policies = [
@@ -732,6 +826,25 @@ def exact_value_cell(config: dict) -> dict[str, float]:
         metrics[f"value_{i}_std"] = float(values[:, i].std()) if n_pairs > 1 else 0.0
     metrics["welfare"] = float(values.sum(-1).mean())
     return metrics
+
+
+def exact_value_params(config: Mapping[str, Any]) -> tuple[Any, float, int, float]:
+    """An ``exact-value`` cell's (game, gamma, n_pairs, logit_std), checked: each error names the parameter and value."""
+    import lola_zoo
+
+    allowed = {"game", "gamma", "n_pairs", "logit_std", "seed"}
+    unknown = set(config) - allowed
+    if unknown:
+        raise ValueError(f"exact-value: unknown parameter(s) {sorted(unknown)}; allowed {sorted(allowed)}")
+    game = lola_zoo.game(str(config.get("game", "ipd")))
+    gamma, n_pairs, std = config.get("gamma", 0.96), config.get("n_pairs", 64), config.get("logit_std", 1.0)
+    if isinstance(gamma, bool) or not isinstance(gamma, (int, float)) or not 0.0 < gamma < 1.0:
+        raise ValueError(f"exact-value: gamma must be a number in (0, 1), got {gamma!r}")
+    if not _count(n_pairs) or n_pairs < 1:
+        raise ValueError(f"exact-value: n_pairs must be a positive integer, got {n_pairs!r}")
+    if isinstance(std, bool) or not isinstance(std, (int, float)) or not (math.isfinite(std) and std >= 0):
+        raise ValueError(f"exact-value: logit_std must be a finite number >= 0, got {std!r}")
+    return game, float(gamma), int(n_pairs), float(std)
 
 
 def exact_cell(config: dict) -> dict[str, Any]:

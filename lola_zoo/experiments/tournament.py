@@ -128,6 +128,10 @@ class TournamentConfig:
             raise ValueError(f"tournament matches run on the CPU (tables of runs x 5 numbers); got device "
                              f"{self.device!r} — use --device cpu or auto")
         game = lola_zoo.game(self.game)
+        if isinstance(self.entrants, str):  # tuple("TFT,AllD") would be its letters
+            raise TypeError(f"entrants must be a sequence of names, e.g. ('TFT', 'AllD'), got the string {self.entrants!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
         names = tuple(self.entrants) or (DEFAULT_ENTRANTS if game.n_players == 2 else N_PLAYER_ENTRANTS)
         for name in names:
             entrant_factory(name)
