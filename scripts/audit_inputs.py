@@ -741,7 +741,8 @@ def api_cases() -> list[Case]:
     add("make_pg_agent episodes 0", lambda d: make_pg_agent("nl", "ipd", "player_0", episodes_per_update=0),
         "episodes_per_update")
     add("make_pg_agent baseline with 1 episode", lambda d: make_pg_agent("nl", "ipd", "player_0",
-        episodes_per_update=1), "episodes_per_update", "baseline")
+        episodes_per_update=1), "episodes_per_update", "baseline", ok="with one episode the leave-one-out baseline is "
+        "zero (dice.leave_one_out_baseline); the in-loop agent updates after every episode")
     add("make_pg_agent seed -1", lambda d: make_pg_agent("nl", "ipd", "player_0", seed=-1), "seed")
     add("make_pg_agent opponent_id same seat", lambda d: make_pg_agent("lola", "ipd", "player_0",
         opponent_id="player_0"), "player_0")

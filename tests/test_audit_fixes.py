@@ -163,7 +163,7 @@ def test_exact_value_names_a_bad_game_or_gamma():
     ({"eta": -1.0}, "eta must be a finite number >= 0"),
     ({"init_std": -1.0}, "init_std must be a finite number >= 0"),
     ({"seed": -1}, "seed must be a non-negative integer"),
-    ({"episodes_per_update": 1}, "baseline needs episodes_per_update >= 2"),
+    ({"episodes_per_update": 0}, "episodes_per_update must be a positive integer, got 0"),
     ({"device": "tpu"}, "tpu"),
 ])
 def test_make_pg_agent_refuses_bad_numbers_by_name(kwargs, match):

@@ -706,7 +706,7 @@ def _parallel_env(env: Any) -> Any:
 
 
 def _check_pg_numbers(*, lr: float | None, gamma: float, eta: float | None, init_std: float, seed: int | None,
-                      episodes_per_update: int, baseline: bool) -> None:
+                      episodes_per_update: int) -> None:
     """make_pg_agent's numbers, each refused by name (a NaN rate or gamma 1 would only show as NaN policies later)."""
     def real(x: object) -> bool:
         return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
@@ -723,9 +723,6 @@ def _check_pg_numbers(*, lr: float | None, gamma: float, eta: float | None, init
         raise ValueError(f"seed must be a non-negative integer or None, got {seed!r}")
     if not isinstance(episodes_per_update, int) or isinstance(episodes_per_update, bool) or episodes_per_update < 1:
         raise ValueError(f"episodes_per_update must be a positive integer, got {episodes_per_update!r}")
-    if baseline and episodes_per_update < 2:
-        raise ValueError("the leave-one-out baseline needs episodes_per_update >= 2 (or baseline=False), got "
-                         f"episodes_per_update={episodes_per_update}")
 
 
 def make_pg_agent(
@@ -798,7 +795,7 @@ def make_pg_agent(
     if correction not in ("taylor", "lookahead"):
         raise ValueError(f"correction must be 'taylor' or 'lookahead', got {correction!r}")
     _check_pg_numbers(lr=lr, gamma=gamma, eta=eta, init_std=init_std, seed=seed,
-                      episodes_per_update=episodes_per_update, baseline=baseline)
+                      episodes_per_update=episodes_per_update)
     from lola_zoo.devices import resolve_device
 
     device = resolve_device(device)  # "tpu" or a missing GPU: a ValueError naming it, not torch's RuntimeError
