@@ -4,8 +4,9 @@ Autograd computes LOLA's shaping term by differentiating a graph through ``torch
 twice, which costs hundreds of small kernels per update.  For the paper's setting (two players,
 two actions, memory-1 tabular logits, closed-form discounted value) every quantity the learning
 rules need has a short formula, written out below; a batch of seeds then costs one batched 4×4
-inverse and about a hundred elementwise kernels per update, with no graph recorded.  ``tests/test_closed_form.py`` checks values, gradients, the mixed
-products and every rule's direction against the autograd path to 1e-10 in float64.
+inverse and about a hundred elementwise kernels per update, with no graph recorded.
+``tests/test_closed_form.py`` checks values, gradients, the mixed products and every rule's
+direction against the autograd path to 1e-10 in float64.
 
 Notation (seat order, states ``s = 0..4``: start, then the previous joint action CC, CD, DC, DD):
 
