@@ -290,6 +290,7 @@ def test_batches_respect_the_row_cap_and_keep_unbatchable_cells_alone():
     configs = [{"learners": "lola", "lr": lr, "runs": 30, "seed": 0} for lr in (0.1, 0.2, 0.3, 0.4, 0.5)]
     groups = batch_exact_cells(configs, max_rows=70)
     assert sorted(map(len, groups)) == [1, 2, 2] and sorted(i for g in groups for i in g) == list(range(5))
+    assert sorted(map(len, batch_exact_cells(configs[:4], parts=2))) == [2, 2]  # one batch per worker
     assert exact_cells_key({"learners": "lola", "game": "rps"}) is None
     assert exact_cells_key({"learners": "hola"}) is None
     assert exact_cells_key({"learners": "lola", "policy": "mlp"}) is None

@@ -328,19 +328,30 @@ def run_exact_cells(configs: Sequence[dict]) -> list[dict[str, Any] | BaseExcept
     return out
 
 
-def batch_exact_cells(configs: Sequence[dict], max_rows: int = MAX_BATCH_ROWS) -> list[list[int]]:
-    """Indices of ``configs`` grouped into batches (same :func:`exact_cells_key`, at most ``max_rows`` runs each)."""
-    groups: dict[str, list[list[int]]] = {}
+def batch_exact_cells(configs: Sequence[dict], max_rows: int = MAX_BATCH_ROWS, parts: int = 1) -> list[list[int]]:
+    """Indices of ``configs`` grouped into batches: the same :func:`exact_cells_key`, at most ``max_rows`` runs each.
+
+    ``parts`` splits each group into about that many batches of similar size (one per worker).
+    """
+    keyed: dict[str, list[int]] = {}
     alone: list[list[int]] = []
     for index, config in enumerate(configs):
         key = exact_cells_key(config)
         if key is None:
             alone.append([index])
-            continue
-        runs = int(config.get("runs", 50))
-        batches = groups.setdefault(key, [[]])
-        size = sum(int(configs[k].get("runs", 50)) for k in batches[-1])
-        if batches[-1] and size + runs > max_rows:
-            batches.append([])
-        batches[-1].append(index)
-    return [b for batches in groups.values() for b in batches] + alone
+        else:
+            keyed.setdefault(key, []).append(index)
+    batches: list[list[int]] = []
+    for members in keyed.values():
+        runs = [int(configs[i].get("runs", 50)) for i in members]
+        cap = min(max_rows, max(1, -(-sum(runs) // max(1, parts))))  # ceil(total / parts)
+        current: list[int] = []
+        size = 0
+        for i, n in zip(members, runs):
+            if current and size + n > cap:
+                batches.append(current)
+                current, size = [], 0
+            current.append(i)
+            size += n
+        batches.append(current)
+    return batches + alone

@@ -366,12 +366,15 @@ def run_unit(target: str | CellFunction, kind: str, cells: Sequence[tuple[str, d
     ]
 
 
-def group_cells(kind: str, cells: Sequence[Cell], batch: bool = True) -> list[tuple[Cell, ...]]:
-    """Units of work: cells of a batched kind grouped by its grouping function, every other cell alone."""
+def group_cells(kind: str, cells: Sequence[Cell], batch: bool = True, parts: int = 1) -> list[tuple[Cell, ...]]:
+    """Units of work: cells of a batched kind grouped by its grouping function, every other cell alone.
+
+    ``parts``: split each group into about this many units, so that every worker gets one.
+    """
     if not batch or kind not in BATCHED_KINDS or len(cells) < 2:
         return [(c,) for c in cells]
-    grouping = cast(Callable[..., Any], resolve_kind(BATCHED_KINDS[kind][0]))  # list of configs -> lists of indices
-    return [tuple(cells[i] for i in group) for group in grouping([dict(c.config) for c in cells])]
+    grouping = cast(Callable[..., Any], resolve_kind(BATCHED_KINDS[kind][0]))  # configs, parts -> lists of indices
+    return [tuple(cells[i] for i in group) for group in grouping([dict(c.config) for c in cells], parts=parts)]
 
 
 def _unit_args(unit: Sequence[Cell]) -> tuple[str, list[tuple[str, dict]]]:
@@ -687,7 +690,7 @@ def run_sweep(
         failed: list[tuple[str, str]] = []
         new_rows: list[dict[str, Any]] = []
         if todo:
-            units = group_cells(spec.kind, todo, batch)
+            units = group_cells(spec.kind, todo, batch, parts=1 if workers == 0 else max(workers, 1))
             if backend == "ray":
                 stream = _ray_backend(target, units, max(workers, 1), ray_address)
             elif workers == 0:
