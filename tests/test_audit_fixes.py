@@ -263,3 +263,19 @@ def test_tournament_config_refuses_a_string_of_entrants_and_a_negative_seed():
         TournamentConfig(entrants="TFT,AllD")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="seed must be a non-negative integer, got -1"):
         TournamentConfig(seed=-1)
+
+
+def test_the_whole_audit_finds_no_traceback_no_silent_acceptance_and_no_unclear_message(tmp_path):
+    """Issue 15's done-when: re-running the audit of 711 bad inputs (about 10 s) finds none of the three."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "audit_inputs.py"
+    out = tmp_path / "audit.json"
+    proc = subprocess.run([sys.executable, str(script), "--out", str(out)], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    counts = json.loads(out.read_text())["counts"]
+    assert counts["traceback"] == counts["silent"] == counts["unclear"] == 0, counts
+    assert sum(counts.values()) >= 700  # the audit did run its cases

@@ -148,8 +148,37 @@ def test_summary_reports_means_and_shares_of_the_final_policies():
         ({"seeds": 0}, ValueError, "seeds must be a positive integer"),
         ({"steps": -3}, ValueError, "steps must be a positive integer"),
         ({"learners": ("lola", "nl", "nl")}, ValueError, "one per player"),
+        ({"lr": float("inf")}, ValueError, "lr must be finite"),
+        ({"init_std": float("inf")}, ValueError, "init_std must be finite"),
+        ({"pola_prox": float("nan")}, ValueError, "pola_prox must be finite"),
+        ({"seed": -1}, ValueError, "seed must be an integer >= 0"),
+        ({"seed": 1.5}, ValueError, "seed must be an integer"),
+        ({"gamma": "0.9"}, TypeError, "gamma must be a number"),
+        ({"lr": "1"}, TypeError, "lr must be a number"),
+        ({"seeds": None}, TypeError, "seeds must be a number"),
+        ({"hola_order": "2"}, TypeError, "hola_order must be a number"),
+        ({"learners": None}, TypeError, "learners must be a learner name"),
+        ({"seeds": True}, TypeError, "seeds must be a number"),
     ],
 )
 def test_bad_configurations_fail_with_a_message_naming_the_problem(kwargs, error, match):
     with pytest.raises(error, match=match):
         ExactConfig(**kwargs)
+
+
+def test_run_exact_and_make_learner_refuse_what_they_cannot_use():
+    """A dict instead of an ExactConfig, a value function that is not callable, and unusable hyper-parameters."""
+    from lola_zoo.agents.exact_rules import make_learner
+
+    with pytest.raises(TypeError, match="run_exact takes an ExactConfig"):
+        run_exact({"game": "ipd"})  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="value_fn must be callable"):
+        run_exact(ExactConfig(seeds=2, steps=1), value_fn=3)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="eta of 'lola' must be a number"):
+        make_learner("lola", eta=None)
+    with pytest.raises(TypeError, match="eta of 'lola' must be a number"):
+        make_learner("lola", eta="x")
+    with pytest.raises(TypeError, match=r"unknown hyper-parameter\(s\) \['etta'\]"):
+        make_learner("lola", etta=1.0)
+    with pytest.raises(ValueError, match="eta of 'lola' must be finite"):
+        make_learner("lola", eta=float("inf"))

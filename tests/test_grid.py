@@ -28,7 +28,7 @@ def test_every_cell_is_the_single_run_with_that_lr_and_eta() -> None:
 def test_axes_parse_and_bad_axes_and_rules_are_named() -> None:
     assert parse_axis("0:1:3", "--grid-lr") == (0.0, 0.5, 1.0)
     assert parse_axis("0.1, 2", "--grid-eta") == (0.1, 2.0)
-    for bad in ("a:b", "1:2:0", "", "-1,2", "nan"):
+    for bad in ("a:b", "1:2:0", "", "-1,2", "nan", "1,,2", "1,"):
         with pytest.raises(ValueError, match="--grid-lr"):
             parse_axis(bad, "--grid-lr")
     with pytest.raises(ValueError, match=r"grids take the rules .*\['sos'\] need scalar rates"):

@@ -349,6 +349,10 @@ LEARNERS: dict[str, tuple[Callable[..., Learner], str]] = {
 }
 
 _ALIASES = {"naive": "nl", "la": "lookahead", "hola2": "hola", "lola-pseudo": "lola-taylor"}
+#: the names registered by this module (whose factories ignore the hyper-parameters they do not use)
+_BUILT_IN = frozenset(LEARNERS)
+#: every hyper-parameter a built-in learner takes (each ignores the ones it does not use)
+HYPER_PARAMETERS = ("eta", "order", "a", "b", "lr", "inner_steps", "outer_steps", "prox_inner", "prox_outer")
 
 
 def learner_names() -> list[str]:
@@ -376,9 +380,23 @@ def make_learner(name: str, **hyper_parameters: Any) -> Learner:
             hint = ("; COLA needs trained update functions: lola_zoo.agents.cola.register_cola(train_cola(game)) "
                     "first, or `lola-zoo exact --learners cola ...`, which trains them")
         raise KeyError(f"unknown learner {name!r}{hint} (known: {', '.join(sorted(LEARNERS))})")
+    if key in _BUILT_IN:  # a user's factory decides what it takes
+        unknown = sorted(set(hyper_parameters) - set(HYPER_PARAMETERS))
+        if unknown:
+            raise TypeError(f"unknown hyper-parameter(s) {unknown} for learner {name!r}; known: {', '.join(HYPER_PARAMETERS)}")
+    for hp in ("eta", "lr", "a", "b", "order", "inner_steps", "outer_steps", "prox_inner", "prox_outer"):
+        if hp not in hyper_parameters:
+            continue
+        value = hyper_parameters[hp]
+        # A tensor (one per batch row, shape (B, 1)) runs a grid of rates as one batch.
+        if isinstance(value, bool) or not isinstance(value, (int, float, torch.Tensor)) and not hasattr(value, "__float__"):
+            raise TypeError(f"hyper-parameter {hp} of {name!r} must be a number or a tensor of them, got {value!r}")
+        if isinstance(value, torch.Tensor) and not value.is_floating_point() and value.dtype != torch.long:
+            raise TypeError(f"hyper-parameter {hp} of {name!r} must be a real tensor, got dtype {value.dtype}")
+        if not bool(torch.all(torch.isfinite(torch.as_tensor(value, dtype=torch.float64)))):
+            raise ValueError(f"hyper-parameter {hp} of {name!r} must be finite, got {value!r}")
     eta = hyper_parameters.get("eta", 1.0)
-    # A tensor eta (one per batch row, shape (B, 1)) runs a grid of correction rates as one batch.
-    if not bool(torch.all(torch.as_tensor(eta) >= 0.0)):  # also rejects NaN
+    if not bool(torch.all(torch.as_tensor(eta) >= 0.0)):  # the factories check their other parameters
         raise ValueError(f"correction rate eta must be >= 0, got {eta!r}")
     return LEARNERS[key][0](**hyper_parameters)
 

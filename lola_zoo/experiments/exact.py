@@ -10,6 +10,7 @@ all-cooperate (IPD) or at the mixed Nash equilibrium (IMP), with the thresholds 
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -49,6 +50,24 @@ COOPERATE_THRESHOLD = 0.5
 NASH_TOLERANCE = 0.05
 
 _DTYPES = {"float64": torch.float64, "float32": torch.float32}
+
+
+def _number(name: str, value: Any, minimum: float | None = None, integer: bool = False) -> float:
+    """``value`` as a float, refused with a message naming ``name`` unless a finite real (an integer if asked) >= ``minimum``."""
+    import numbers
+
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {value!r}")
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    if integer and number != int(number):
+        raise ValueError(f"{name} must be {'a positive integer' if minimum == 1 else 'an integer'}, got {value!r}")
+    if minimum is not None and number < minimum:
+        if integer and minimum == 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        raise ValueError(f"{name} must be {'an integer ' if integer else ''}>= {minimum:g}, got {value!r}")
+    return number
 
 
 @dataclass(frozen=True)
@@ -103,32 +122,31 @@ class ExactConfig:
     device: str = "cpu"
 
     def __post_init__(self) -> None:
+        if not isinstance(self.game, str):
+            raise TypeError(f"game must be a registered game id (a string), got {self.game!r}")
         stage = lola_zoo.game(self.game)  # unknown ids raise KeyError naming the closest ids
         n = stage.n_players
+        if self.learners is None or not isinstance(self.learners, (str, tuple, list)):
+            raise TypeError(f"learners must be a learner name or one per player, got {self.learners!r}")
         learners = (self.learners,) if isinstance(self.learners, str) else tuple(self.learners)
         if len(learners) == 1:
             learners = learners * n
         if len(learners) != n:
             raise ValueError(f"need {n} learner names (one per player), got {len(learners)}: {learners}")
         for name in learners:
+            if not isinstance(name, str):
+                raise TypeError(f"learner names must be strings, got {name!r}")
             make_learner(name)  # unknown names raise KeyError with suggestions
         object.__setattr__(self, "learners", learners)
         object.__setattr__(self, "lr", self._per_player("lr", self.lr, n))
         object.__setattr__(self, "eta", self._per_player("eta", self.eta, n))
-        if self.gamma is not None and not (0.0 < float(self.gamma) < 1.0):
+        if self.gamma is not None and not 0.0 < _number("gamma", self.gamma) < 1.0:
             raise ValueError(f"gamma must lie in (0, 1), got {self.gamma!r}")
-        for name in ("seeds", "steps", "pola_inner_steps", "pola_outer_steps", "hidden"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or int(value) != value or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if not float(self.init_std) >= 0.0:
-            raise ValueError(f"init_std must be >= 0, got {self.init_std!r}")
-        if not (self.sos_a >= 0 and self.sos_b >= 0):
-            raise ValueError(f"SOS needs sos_a >= 0 and sos_b >= 0, got {self.sos_a!r}, {self.sos_b!r}")
-        if int(self.hola_order) != self.hola_order or self.hola_order < 1:
-            raise ValueError(f"hola_order must be a positive integer, got {self.hola_order!r}")
-        if not float(self.pola_prox) >= 0.0:
-            raise ValueError(f"pola_prox must be >= 0, got {self.pola_prox!r}")
+        for name in ("seeds", "steps", "pola_inner_steps", "pola_outer_steps", "hidden", "hola_order"):
+            object.__setattr__(self, name, int(_number(name, getattr(self, name), minimum=1, integer=True)))
+        object.__setattr__(self, "seed", int(_number("seed", self.seed, minimum=0, integer=True)))
+        for name in ("init_std", "sos_a", "sos_b", "pola_prox"):
+            _number(name, getattr(self, name), minimum=0)
         if self.policy not in POLICY_FORMS:
             raise ValueError(f"policy must be one of {sorted(POLICY_FORMS)}, got {self.policy!r}")
         if self.policy != "tabular" and stage.n_actions != (2, 2):
@@ -138,19 +156,17 @@ class ExactConfig:
         resolve_device(self.device)  # an unknown name or a missing GPU fails here
         if self.dtype not in _DTYPES:
             raise ValueError(f"dtype must be one of {sorted(_DTYPES)}, got {self.dtype!r}")
-        if self.threads is not None and (int(self.threads) != self.threads or self.threads < 1):
-            raise ValueError(f"threads must be a positive integer or None, got {self.threads!r}")
+        if self.threads is not None:
+            _number("threads", self.threads, minimum=1, integer=True)
 
     @staticmethod
     def _per_player(name: str, value: Any, n: int) -> tuple[float, ...]:
-        values = tuple(float(v) for v in value) if isinstance(value, (tuple, list)) else (float(value),)
+        raw = tuple(value) if isinstance(value, (tuple, list)) else (value,)
+        values = tuple(_number(name, v, minimum=0) for v in raw)  # finite numbers >= 0 (rates)
         if len(values) == 1:
             values = values * n
         if len(values) != n:
             raise ValueError(f"{name} needs one value or one per player ({n}), got {len(values)}")
-        for v in values:
-            if not v >= 0.0:  # also rejects NaN
-                raise ValueError(f"{name} must be >= 0 (a learning rate), got {v!r}")
         return values
 
     @property
@@ -308,7 +324,11 @@ def run_exact(
     value_fn: ValueFn | None = None,
 ) -> ExactResult:
     """Run every seed of ``config`` for ``config.steps`` simultaneous updates, batched."""
-    config = config or ExactConfig()
+    config = ExactConfig() if config is None else config
+    if not isinstance(config, ExactConfig):
+        raise TypeError(f"run_exact takes an ExactConfig (e.g. ExactConfig(**settings)), got {type(config).__name__}")
+    if value_fn is not None and not callable(value_fn):
+        raise TypeError(f"value_fn must be callable, params -> V (B, N); got {type(value_fn).__name__}")
     game = lola_zoo.game(config.game)
     gamma = config.discount
     form = policy_form(config, game)

@@ -43,7 +43,10 @@ def parse_axis(text: str, name: str) -> tuple[float, ...]:
                 raise ValueError
             values = tuple(float(v) for v in np.linspace(float(start), float(stop), n))
         else:
-            values = tuple(float(v) for v in text.split(",") if v.strip())
+            items = text.split(",")
+            if any(not v.strip() for v in items):  # "1,,2" or a trailing comma: a typo, not a value
+                raise ValueError
+            values = tuple(float(v) for v in items)
     except ValueError:
         raise ValueError(f"{name} must be a comma list (0.1,0.5,1) or start:stop:count (0.1:2:20), got {text!r}") from None
     if not values or not all(np.isfinite(v) and v >= 0 for v in values):
