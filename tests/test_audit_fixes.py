@@ -5,25 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from helpers import EXACT, SWEEP, TOURN, TRAIN, error_line
 
 import lola_zoo
 from lola_zoo.cli import main
 from lola_zoo.experiments import sweep as sw
-
-EXACT = ["exact", "--seeds", "2", "--steps", "2", "--no-progress"]
-TRAIN = ["train", "--updates", "1", "--runs", "1", "--episodes-per-batch", "2", "--episode-length", "3",
-         "--no-progress", "--device", "cpu"]
-SWEEP = ["sweep", "--kind", "exact-value", "--param", "n_pairs=2", "--seeds", "1", "--workers", "0", "--no-progress"]
-TOURN = ["tournament", "--entrants", "TFT,AllD", "--runs", "2", "--rounds", "2", "--steps-per-round", "2",
-         "--workers", "0", "--no-progress"]
-
-
-def _error_line(capsys: pytest.CaptureFixture[str]) -> str:
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    lines = [line for line in err.splitlines() if "error:" in line]
-    assert len(lines) == 1, err
-    return lines[0]
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -70,20 +56,20 @@ def _error_line(capsys: pytest.CaptureFixture[str]) -> str:
     # tournament
     ([*TOURN, "--entrants", "TFT,,AllD"], "--entrants 'TFT,,AllD' has an empty name"),
 ], ids=lambda v: v if isinstance(v, str) else " ".join(v))
-def test_cli_input_the_audit_found_accepted_or_unclear_is_one_error_line(tmp_path, capsys, argv, message):
+def test_cli_input_the_audit_found_accepted_or_unclear_is_oneerror_line(tmp_path, capsys, argv, message):
     out = tmp_path / "out"
     argv = [*argv, "--out", str(out)] if "--out" not in argv and argv[0] != "report" else argv
     with pytest.raises(SystemExit) as exit_info:  # argparse exits; main() returns for the others
         raise SystemExit(main(argv))
     assert exit_info.value.code == 2
-    assert message in _error_line(capsys)
+    assert message in error_line(capsys)
     assert not (out / "results.jsonl").exists() and not (out / "summary.json").exists()
 
 
 def test_a_report_on_a_file_says_it_is_a_file(tmp_path, capsys):
     (tmp_path / "a-file").write_text("x")
     assert main(["report", str(tmp_path / "a-file")]) == 2
-    assert "is a file, not a folder" in _error_line(capsys)
+    assert "is a file, not a folder" in error_line(capsys)
 
 
 def test_an_axelrod_seat_gets_the_game_it_plays(monkeypatch):
@@ -200,7 +186,7 @@ def test_trainer_checks_its_arguments_up_front(tmp_path):
     with pytest.raises(ValueError, match=r"unknown logger\(s\) \['foo'\]"):
         Trainer(TrainConfig(), loggers=["foo"])
     trainer = Trainer(TrainConfig(updates=1, runs=1, episodes_per_batch=2, episode_length=2, device="cpu"))
-    with pytest.raises(ValueError, match="stop_after must be a positive integer or None, got -1"):
+    with pytest.raises(ValueError, match="stop_after must be a non-negative integer or None, got -1"):
         trainer.run(stop_after=-1)
     with pytest.raises(TypeError, match="takes a mapping"):
         TrainConfig.from_dict([1])  # type: ignore[arg-type]

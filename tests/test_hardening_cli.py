@@ -8,18 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import error_line
 
 from lola_zoo.cli import main
 from lola_zoo.io import atomic_torch_save, atomic_write_json, atomic_write_text, prepare_out_dir
-
-
-def _error_line(capsys: pytest.CaptureFixture[str]) -> str:
-    """The one error line a refused command printed (and nothing that looks like a traceback)."""
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    lines = [line for line in err.splitlines() if "error:" in line]
-    assert len(lines) == 1, err
-    return lines[0]
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX modes")
@@ -52,13 +44,6 @@ def test_prepare_out_dir_refuses_a_file_and_a_read_only_folder(tmp_path):
             ro.chmod(0o755)
 
 
-def _error_line(capsys: pytest.CaptureFixture[str]) -> str:
-    """The one error line a refused command printed (and nothing that looks like a traceback)."""
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    lines = [line for line in err.splitlines() if "error:" in line]
-    assert len(lines) == 1, err
-    return lines[0]
 
 
 TINY_TRAIN = ["train", "--updates", "2", "--runs", "1", "--episodes-per-batch", "4", "--episode-length", "5",
@@ -72,11 +57,11 @@ TINY_TRAIN = ["train", "--updates", "2", "--runs", "1", "--episodes-per-batch", 
     ["tournament", "--entrants", "TFT,AllD", "--runs", "2", "--rounds", "2", "--no-progress"],
     ["reproduce", "--only", "ipd-exact", "--quick", "--no-progress"],
 ], ids=lambda argv: argv[0])
-def test_out_naming_a_file_is_one_error_line(tmp_path, capsys, argv):
+def test_out_naming_a_file_is_oneerror_line(tmp_path, capsys, argv):
     target = tmp_path / "a-file"
     target.write_text("keep me")
     assert main([*argv, "--out", str(target)]) == 2
-    line = _error_line(capsys)
+    line = error_line(capsys)
     assert str(target) in line and ("not a folder" in line or "is a file" in line)
     assert target.read_text() == "keep me"
 
@@ -95,7 +80,7 @@ def test_a_read_only_out_folder_fails_before_any_computing(tmp_path, capsys, mon
     monkeypatch.setattr(io_module.tempfile, "mkstemp", refuse)
     monkeypatch.setattr(exact_module, "run_exact", never)
     assert main(["exact", "--seeds", "2", "--steps", "2", "--no-progress", "--out", str(tmp_path / "ro")]) == 2
-    assert "is not writable: Permission denied" in _error_line(capsys)
+    assert "is not writable: Permission denied" in error_line(capsys)
 
 
 @pytest.fixture(scope="module")
@@ -121,12 +106,12 @@ def test_a_damaged_checkpoint_on_resume_is_an_error_naming_the_file(tmp_path, ca
     else:
         ckpt.mkdir()
     assert main([*TINY_TRAIN, "--out", str(out), "--resume"]) == 2
-    assert str(ckpt) in _error_line(capsys)
+    assert str(ckpt) in error_line(capsys)
 
 
 def test_resume_without_a_checkpoint_is_an_error_not_a_fresh_start(tmp_path, capsys):
     assert main([*TINY_TRAIN, "--out", str(tmp_path / "new"), "--resume"]) == 2
-    assert "no checkpoint" in _error_line(capsys)
+    assert "no checkpoint" in error_line(capsys)
     assert not (tmp_path / "new" / "metrics.json").exists()
 
 
@@ -146,7 +131,7 @@ def test_resume_with_fewer_updates_than_the_checkpoint_is_an_error_naming_both(t
     argv = [a if a != "2" or i != 2 else "1" for i, a in enumerate(TINY_TRAIN)]  # --updates 1
     assert argv[1:3] == ["--updates", "1"]
     assert main([*argv, "--out", str(trained), "--resume"]) == 2
-    line = _error_line(capsys)
+    line = error_line(capsys)
     assert "--updates 1" in line and "2 updates" in line
     assert (trained / "metrics.json").read_bytes() == before
 
@@ -196,7 +181,7 @@ def test_silently_accepted_input_is_now_refused(tmp_path, capsys, argv, message)
     with pytest.raises(SystemExit) as exit_info:  # argparse exits; main() returns for the others
         raise SystemExit(main(argv))
     assert exit_info.value.code == 2
-    line = _error_line(capsys)
+    line = error_line(capsys)
     assert message in line
     assert not (out / "results.jsonl").exists()  # refused up front, nothing half-written
 
@@ -221,5 +206,5 @@ def test_report_on_a_corrupt_results_file_names_the_bad_line(tmp_path, capsys):
     lines = results.read_text().splitlines(keepends=True)
     results.write_text(lines[0] + "garbage, not JSON\n" + lines[1])
     assert main(["report", str(tmp_path)]) == 2
-    line = _error_line(capsys)
+    line = error_line(capsys)
     assert "line 2" in line and "results.jsonl" in line

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import session_processes
 
 from lola_zoo.cli import main
 from lola_zoo.experiments import sweep as sw
@@ -28,22 +29,6 @@ def run(config):
 """
 
 
-def _session_processes(sid: int) -> list[str]:
-    """Live (non-zombie) processes of session ``sid``, as 'pid state cmdline' lines."""
-    alive = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[1].split()
-        state, session = fields[0], int(fields[3])
-        if session == sid and state != "Z":
-            alive.append(f"{entry.name} {state} {cmd[:120]}")
-    return alive
 
 
 def _start_sleepy(tmp_path: Path, argv: list[str]) -> tuple[subprocess.Popen, Path]:
@@ -65,10 +50,10 @@ def _start_sleepy(tmp_path: Path, argv: list[str]) -> tuple[subprocess.Popen, Pa
 
 def _wait_session_empty(sid: int, seconds: float) -> list[str]:
     deadline = time.monotonic() + seconds
-    left = _session_processes(sid)
+    left = session_processes(sid)
     while left and time.monotonic() < deadline:
         time.sleep(0.1)
-        left = _session_processes(sid)
+        left = session_processes(sid)
     return left
 
 
@@ -78,7 +63,7 @@ def test_killed_sweep_leaves_no_worker_forkserver_or_tracker_behind(tmp_path, si
             "--no-progress"]
     proc, _ = _start_sleepy(tmp_path, argv)
     try:
-        assert len(_session_processes(proc.pid)) >= 4  # driver, 2 workers, forkserver (+ resource tracker)
+        assert len(session_processes(proc.pid)) >= 4  # driver, 2 workers, forkserver (+ resource tracker)
         if sig == signal.SIGINT:
             os.killpg(proc.pid, sig)  # Ctrl-C in a terminal reaches the whole process group
         else:
@@ -91,7 +76,7 @@ def test_killed_sweep_leaves_no_worker_forkserver_or_tracker_behind(tmp_path, si
             assert proc.returncode == (128 + signal.SIGTERM if sig == signal.SIGTERM else 130), err
             assert "Traceback" not in err and ("terminated" in err or "interrupted" in err), err
     finally:
-        for line in _session_processes(proc.pid):  # never leave sleepers behind, even on failure
+        for line in session_processes(proc.pid):  # never leave sleepers behind, even on failure
             os.kill(int(line.split()[0]), signal.SIGKILL)
 
 
@@ -103,9 +88,9 @@ def test_killed_tournament_leaves_no_worker_behind(tmp_path):
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 90
-        while len(_session_processes(proc.pid)) < 5:  # driver, tracker, forkserver, 2 workers
+        while len(session_processes(proc.pid)) < 5:  # driver, tracker, forkserver, 2 workers
             assert proc.poll() is None, proc.stderr.read().decode()[-2000:]  # type: ignore[union-attr]
-            assert time.monotonic() < deadline, _session_processes(proc.pid)
+            assert time.monotonic() < deadline, session_processes(proc.pid)
             time.sleep(0.05)
         time.sleep(1.0)  # let the workers get into their leagues
         proc.kill()
@@ -113,7 +98,7 @@ def test_killed_tournament_leaves_no_worker_behind(tmp_path):
         left = _wait_session_empty(proc.pid, 8.0)
         assert not left, "still running 8 s after SIGKILL of the tournament:\n" + "\n".join(left)
     finally:
-        for line in _session_processes(proc.pid):
+        for line in session_processes(proc.pid):
             os.kill(int(line.split()[0]), signal.SIGKILL)
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import session_processes
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -140,21 +141,6 @@ def test_a_run_stopped_after_any_update_resumes_to_the_uninterrupted_files(setti
 
 
 # ----------------------------------------------------------------------------------------------- SIGKILL
-def _session_processes(sid: int) -> list[str]:
-    """Live (non-zombie) processes of session ``sid``, as 'pid state cmdline' lines."""
-    alive = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[1].split()
-        if int(fields[3]) == sid and fields[0] != "Z":
-            alive.append(f"{entry.name} {fields[0]} {cmd[:120]}")
-    return alive
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="process sessions and /proc: Linux")
@@ -179,11 +165,11 @@ def test_sigkill_of_train_at_a_random_point_resumes_to_the_uninterrupted_files(t
         proc.wait(timeout=30)
         assert proc.returncode == -signal.SIGKILL
         deadline = time.monotonic() + 5
-        while _session_processes(proc.pid) and time.monotonic() < deadline:
+        while session_processes(proc.pid) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert not _session_processes(proc.pid), "left alive after SIGKILL of train"
+        assert not session_processes(proc.pid), "left alive after SIGKILL of train"
     finally:
-        for line in _session_processes(proc.pid):  # never leave a trainer running, even on failure
+        for line in session_processes(proc.pid):  # never leave a trainer running, even on failure
             os.kill(int(line.split()[0]), signal.SIGKILL)
         if proc.poll() is None:
             proc.kill()

@@ -1108,8 +1108,9 @@ class Trainer:
         """Train up to ``config.updates`` (or ``stop_after`` more updates); write the files."""
         from lola_zoo.loggers import make_logger
 
-        if stop_after is not None and (isinstance(stop_after, bool) or not isinstance(stop_after, int) or stop_after < 1):
-            raise ValueError(f"stop_after must be a positive integer or None, got {stop_after!r}")
+        # 0 is allowed: no update, but the files (and checkpoint) of the run so far are written
+        if stop_after is not None and (isinstance(stop_after, bool) or not isinstance(stop_after, int) or stop_after < 0):
+            raise ValueError(f"stop_after must be a non-negative integer or None, got {stop_after!r}")
         c = self.config
         if self.update >= c.updates:
             if self.update == c.updates and self.out is not None and not self._files_complete():
