@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import signal
 import sys
@@ -18,7 +19,7 @@ from typing import Any, Sequence
 import lola_zoo
 import lola_zoo.commands
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "console_main", "build_parser"]
 
 
 def _command_modules() -> list:
@@ -94,5 +95,21 @@ def _terminate_as_interrupt() -> Any:
     return signal.signal(signal.SIGTERM, handler)
 
 
+def console_main() -> None:
+    """The ``lola-zoo`` console script: :func:`main`, then exit with its status.
+
+    After Ctrl-C or SIGTERM the command has already stopped its worker pool and closed its files;
+    the process then ends at once rather than through the interpreter's shutdown, which joins a
+    process pool's manager thread and can wait forever on one a signal left mid-operation (seen
+    once in CI: a SIGINTed sweep driver that printed nothing more and never exited).
+    """
+    code = main()
+    if code in (130, 128 + signal.SIGTERM):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    console_main()

@@ -36,7 +36,7 @@ def _start_sleepy(tmp_path: Path, argv: list[str]) -> tuple[subprocess.Popen, Pa
     marks = tmp_path / "marks"
     marks.mkdir()
     env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
-           "MARKS": str(marks)}
+           "MARKS": str(marks), "PYTHONFAULTHANDLER": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "lola_zoo.cli", *argv], env=env, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 90
@@ -68,7 +68,12 @@ def test_killed_sweep_leaves_no_worker_forkserver_or_tracker_behind(tmp_path, si
             os.killpg(proc.pid, sig)  # Ctrl-C in a terminal reaches the whole process group
         else:
             proc.send_signal(sig)
-        proc.wait(timeout=30)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # show where the driver is stuck: faulthandler dumps every thread
+            proc.send_signal(signal.SIGABRT)
+            proc.wait(timeout=10)
+            pytest.fail(f"the driver did not exit 30 s after {sig.name}:\n" + proc.stderr.read().decode()[-6000:])  # type: ignore[union-attr]
         left = _wait_session_empty(proc.pid, 8.0)
         assert not left, f"still running {8} s after {sig.name} of the driver:\n" + "\n".join(left)
         if sig != signal.SIGKILL:  # the graceful paths: one line, the usual status, no traceback
