@@ -306,10 +306,12 @@ class InTheMatrix(DilemmaParallelEnv):
         self.possible_agents = [f"player_{i}" for i in range(self.n_players)]
         self.agents: list[str] = []
         # Spaces are built once: PettingZoo requires the same object on every call.
-        obs_space = spaces.Box(0.0, np.inf, shape=(N_CHANNELS, g, g), dtype=np.float32)
+        # Bounded: an inventory count (the largest value seen) grows by at most one a step.
+        high = float(max(1, self.max_steps))
+        obs_space = spaces.Box(0.0, high, shape=(N_CHANNELS, g, g), dtype=np.float32)
         self.observation_spaces = {a: obs_space for a in self.possible_agents}
         self.action_spaces = {a: spaces.Discrete(len(ACTION_NAMES)) for a in self.possible_agents}
-        self.state_space = spaces.Box(0.0, np.inf, shape=(2 + 6 * self.n_players, g, g), dtype=np.float32)
+        self.state_space = spaces.Box(0.0, high, shape=(2 + 6 * self.n_players, g, g), dtype=np.float32)
         # Plain lists: the fastest for the scalar lookups of a single game.
         self._forward = forward_table(g).tolist()
         self._beam = beam_table(g, self.beam_length).tolist()
@@ -659,8 +661,8 @@ def check_state(
     if any(not 0 <= v < 4 for v in facing):
         raise ValueError(f"facings must be 0 up, 1 right, 2 down or 3 left, got {state.facing}")
     inv = [[int(c), int(d)] for c, d in state.inventories]
-    if any(v < 0 for pair in inv for v in pair):
-        raise ValueError(f"inventories must be non-negative, got {state.inventories}")
+    if any(not 0 <= v <= max_steps for pair in inv for v in pair):  # one pickup a step at most
+        raise ValueError(f"inventory counts must lie in [0, max_steps = {max_steps}], got {state.inventories}")
     spots = [cell(rc, f"resource spot {k}") for k, rc in enumerate(state.resources)]
     if len(set(spots)) != n_spots:
         raise ValueError(f"resource spots must be distinct cells, got {state.resources}")
