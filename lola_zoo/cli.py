@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import pkgutil
 import signal
 import sys
@@ -96,19 +95,8 @@ def _terminate_as_interrupt() -> Any:
 
 
 def console_main() -> None:
-    """The ``lola-zoo`` console script: :func:`main`, then exit with its status.
-
-    After Ctrl-C or SIGTERM the command has already stopped its worker pool and closed its files;
-    the process then ends at once rather than through the interpreter's shutdown, which joins a
-    process pool's manager thread and can wait forever on one a signal left mid-operation (seen
-    once in CI: a SIGINTed sweep driver that printed nothing more and never exited).
-    """
-    code = main()
-    if code in (130, 128 + signal.SIGTERM):
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
-    sys.exit(code)
+    """The ``lola-zoo`` console script: :func:`main`, exiting with its status."""
+    sys.exit(main())
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -31,13 +31,19 @@ def run(config):
 
 
 
+# The CLI as a terminal starts it: a process started in the background by a non-interactive shell
+# (nohup, `cmd &`, some CI runners) inherits SIGINT ignored, and Python then keeps ignoring it.
+CLI_WITH_CTRL_C = [sys.executable, "-c", "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+                   "sys.argv[0] = 'lola-zoo'; runpy.run_module('lola_zoo.cli', run_name='__main__')"]
+
+
 def _start_sleepy(tmp_path: Path, argv: list[str]) -> tuple[subprocess.Popen, Path]:
     (tmp_path / "sleepy_kind.py").write_text(SLEEPY_KIND)
     marks = tmp_path / "marks"
     marks.mkdir()
     env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
            "MARKS": str(marks), "PYTHONFAULTHANDLER": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "lola_zoo.cli", *argv], env=env, start_new_session=True,
+    proc = subprocess.Popen([*CLI_WITH_CTRL_C, *argv], env=env, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 90
     while len(list(marks.iterdir())) < 2:
