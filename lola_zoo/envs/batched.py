@@ -24,14 +24,17 @@ Coin Game twin offers the same one):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol, Sequence, cast, runtime_checkable
+from typing import Any, Callable, Mapping, Protocol, Sequence, cast, runtime_checkable
 
 import torch
 
 from lola_zoo.envs.games import CANONICAL_GAMES, MatrixGame
 from lola_zoo.envs.iterated import perspective_tables
 
-__all__ = ["BatchedEnv", "BatchedIteratedGame", "Episodes", "rollout", "rollout_tabular", "sample_actions", "reset_generator"]
+__all__ = [
+    "BatchedEnv", "BatchedIteratedGame", "Episodes", "rollout", "rollout_tabular", "sample_actions", "reset_generator",
+    "resampler",
+]
 
 
 def reset_generator(
@@ -310,3 +313,27 @@ def rollout_tabular(
         actions=action_log.permute(2, 3, 0, 1).reshape(*shape, T, env.n_players),
         rewards=rewards.permute(1, 2, 0, 3).reshape(*shape, T, env.n_players),
     )
+
+
+def resampler(
+    own: torch.nn.Module, opponent: torch.nn.Module, seat: int, play: Callable[[list[torch.nn.Module]], Episodes]
+) -> Callable[[Mapping[str, torch.Tensor], Mapping[str, torch.Tensor]], Episodes]:
+    """Fresh episodes at given parameters of a seat's policy and its opponent's (POLA-DiCE's proximal steps).
+
+    Copies of both policies take the parameters of each call, and ``play`` rolls the copies out in
+    seat order; the learners' own modules are never touched.  The engine and the tournament build
+    their samplers with it.
+    """
+    import copy
+
+    scratch = [copy.deepcopy(own), copy.deepcopy(opponent)]
+    order = scratch if seat == 0 else scratch[::-1]
+
+    def sample(own_params: Mapping[str, torch.Tensor], opponent_params: Mapping[str, torch.Tensor]) -> Episodes:
+        with torch.no_grad():
+            for module, params in zip(scratch, (own_params, opponent_params)):
+                for name, t in module.named_parameters():
+                    t.copy_(params[name])
+            return play(order)
+
+    return sample

@@ -712,23 +712,14 @@ class _BatchedBackend(_Backend):
 
     def _sampler(self, seat: int, opponent_policy: nn.Module) -> Callable[[Any, Any], Any]:
         """Fresh episodes of this backend's game at given parameters of ``seat`` and of its (modelled) opponent."""
-        import copy
+        from lola_zoo.envs.batched import resampler, rollout, rollout_tabular
 
-        from lola_zoo.envs.batched import rollout, rollout_tabular
+        def play(order: list[nn.Module]) -> Any:
+            if self._tabular:
+                return rollout_tabular(self.env, [p.probs().detach() for p in order], self.generator)  # type: ignore[operator]
+            return rollout(self.view, order, self.generator)
 
-        scratch = [copy.deepcopy(self.policies[seat]), copy.deepcopy(opponent_policy)]
-        order = scratch if seat == 0 else scratch[::-1]
-
-        def sample(own: Mapping[str, torch.Tensor], opponent: Mapping[str, torch.Tensor]) -> Any:
-            with torch.no_grad():
-                for module, params in zip(scratch, (own, opponent)):
-                    for name, t in module.named_parameters():
-                        t.copy_(params[name])
-                if self._tabular:
-                    return rollout_tabular(self.env, [p.probs().detach() for p in order], self.generator)
-                return rollout(self.view, order, self.generator)
-
-        return sample
+        return resampler(self.policies[seat], opponent_policy, seat, play)
 
     def row(self, m: Mapping[str, torch.Tensor]) -> dict[str, float]:
         if self.config.family == "matrix":

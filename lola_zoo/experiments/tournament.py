@@ -449,24 +449,13 @@ class PGEntrant(Entrant):
                                      gamma=self.config.gamma, eta=self.config.eta)
         self.env = BatchedIteratedGame(self.game, (self.runs, self.config.pg_episodes), self.config.pg_episode_length,
                                        dtype=PG_DTYPE)
-        if getattr(self.learner, "resample", False):
-            self.learner.sampler = self._sample  # POLA-DiCE: fresh episodes for every proximal step
+        if getattr(self.learner, "resample", False):  # POLA-DiCE: fresh episodes for every proximal step
+            from lola_zoo.envs.batched import resampler, rollout_tabular
 
-    def _sample(self, own: dict[str, torch.Tensor], opponent: dict[str, torch.Tensor]) -> Any:
-        """Episodes played with the given memory-1 logits of both sides (POLA-DiCE's proximal steps)."""
-        import copy
-
-        from lola_zoo.envs.batched import rollout_tabular
-
-        if not hasattr(self, "_scratch"):
-            self._scratch = (copy.deepcopy(self.policy_module), copy.deepcopy(self.opponent_module))
-        with torch.no_grad():
-            for module, params in zip(self._scratch, (own, opponent)):
-                module.logits.copy_(params["logits"])
-            tables = [m.probs() for m in self._scratch]
-        if self.seat == 1:
-            tables.reverse()
-        return rollout_tabular(self.env, tables, self.generator)
+            self.learner.sampler = resampler(
+                self.policy_module, self.opponent_module, self.seat,
+                lambda order: rollout_tabular(self.env, [m.probs() for m in order], self.generator),  # type: ignore[operator]
+            )
 
     def policy(self) -> torch.Tensor:
         """The memory-1 table (in double precision, as every other entrant's)."""
