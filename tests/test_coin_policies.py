@@ -239,7 +239,9 @@ def test_nl_pg_on_the_batched_coin_game_learns_to_collect_coins(one_thread: None
     red, blue = CoinConvPolicy(seed=0), CoinConvPolicy(seed=99)
     blue.requires_grad_(False)
     learner = PolicyGradient(red, lr=0.01, gamma=0.9, optimizer="adam")
-    env = PerSeatView(BatchedCoinGame(256, max_steps=20))
+    game = BatchedCoinGame(256, max_steps=20)
+    game.reset(seed=0)  # the respawns too: unseeded, about 1 run in 12 learnt too little in 25 updates (measured)
+    env = PerSeatView(game)
     g = torch.Generator().manual_seed(0)
     coins = []
     for _ in range(25):
