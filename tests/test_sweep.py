@@ -263,8 +263,8 @@ def test_batched_exact_cells_write_the_same_csv_byte_for_byte(tmp_path):
     spec = sw.spec_from_dict(BATCH_SPEC)
     units = sw.group_cells("exact", sw.expand_cells(spec))
     sizes = sorted(len(u) for u in units)
-    # lola and (nl, lola): one batch of 16 cells each; SOS's criterion takes scalar rates: 16 cells alone
-    assert sizes == [1] * 16 + [16, 16]
+    # lola and (nl, lola): one batch of 16 cells each; SOS's criterion takes η as a number: one batch per η
+    assert sizes == [8, 8, 16, 16]
     batched = sw.run_sweep(spec, tmp_path / "batched", workers=0, progress=False)
     alone = sw.run_sweep(spec, tmp_path / "alone", workers=0, progress=False, batch=False)
     assert batched.ran == alone.ran == 48 and not batched.failed and not alone.failed

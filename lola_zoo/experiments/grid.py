@@ -214,7 +214,9 @@ def save_grid(result: GridResult, out_dir: str | Path) -> dict[str, Path]:
 # sweeps: exact cells that differ only in per-row settings, run as one batch
 
 #: rules whose batched trajectories are bitwise those of a run alone (closed form, no autograd graph)
-BATCHED_CELL_RULES = ("nl", "lola", "lookahead", "lola-taylor", "exact-lola")
+BATCHED_CELL_RULES = ("nl", "lola", "lookahead", "lola-taylor", "exact-lola", "sos")
+#: rules that take η as one number (SOS's switching criterion): their cells batch only with the same η
+SCALAR_ETA_RULES = ("sos",)
 #: the cell settings one batch may mix, each becoming one value per batch row
 ROW_SETTINGS = ("lr", "eta", "gamma", "init_std", "seed", "runs")
 #: most runs (batch rows) one batched computation holds
@@ -264,7 +266,8 @@ def exact_cells_key(config: dict) -> str | None:
     """Cells of kind ``exact`` with the same key run as one batch; ``None``: this cell runs alone.
 
     Batched: two-player 2×2 games, tabular policies, the closed-form rules of
-    :data:`BATCHED_CELL_RULES`; the cells may differ in :data:`ROW_SETTINGS` only.
+    :data:`BATCHED_CELL_RULES`; the cells may differ in :data:`ROW_SETTINGS` only (SOS cells
+    not in η, which its criterion takes as one number).
     """
     try:
         cfg = exact_cell_config(config)
@@ -275,6 +278,8 @@ def exact_cells_key(config: dict) -> str | None:
             or not set(cfg.learners) <= set(BATCHED_CELL_RULES) or cfg.device not in ("cpu", None)):
         return None
     shared = {k: v for k, v in config.items() if k not in ROW_SETTINGS}
+    if set(cfg.learners) & set(SCALAR_ETA_RULES):
+        shared["eta"] = cfg.eta  # per player, after ExactConfig normalised it
     return json.dumps(shared, sort_keys=True, default=str)
 
 
@@ -303,8 +308,12 @@ def run_exact_cells(configs: Sequence[dict]) -> list[dict[str, Any] | BaseExcept
 
     params = [torch.cat([init[i] for init in inits]) for i in range(2)]
     lrs = [rows([cfg.lr[i] for cfg in cfgs]) for i in range(2)]  # type: ignore[index]
-    learners = [make_learner(first.learners[i], eta=rows([cfg.eta[i] for cfg in cfgs]), order=first.hola_order)  # type: ignore[index]
-                for i in range(2)]
+    learners = [
+        make_learner(first.learners[i], order=first.hola_order, a=first.sos_a, b=first.sos_b,
+                     # SOS's criterion takes η as a number; its cells share one (exact_cells_key)
+                     eta=first.eta[i] if first.learners[i] in SCALAR_ETA_RULES else rows([cfg.eta[i] for cfg in cfgs]))  # type: ignore[index]
+        for i in range(2)
+    ]
     # γ stays float64 until it meets the values, as a Python float does in a cell's own run
     gammas = rows([cfg.discount for cfg in cfgs], torch.float64)
     value_fn = make_value_fn(game, gammas.squeeze(-1) if len(cfgs) > 1 else cfgs[0].discount)
