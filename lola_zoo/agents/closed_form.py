@@ -170,7 +170,8 @@ class _Point:
         joint = torch.stack([p * q, p * nq, np_ * q, np_ * nq])  # (4, 5, B): J[k, s]
         m = eye - g * joint[:, 1:]
         # LAPACK wants the batch first; the formulas want it last and contiguous (strided operands cost ~10x)
-        # (M is strictly diagonally dominant for γ < 1, hence never singular: no error check needed.)
+        # M is strictly diagonally dominant for γ < 1, so no pivoting or error check is needed; a γ that
+        # rounds to 1 in float32 makes it singular, and the runners then report non-finite values.
         self.minv = torch.linalg.inv_ex(m.permute(2, 0, 1))[0].permute(1, 2, 0).contiguous()  # (4, 4, B)
         p0 = joint[:, 0]
         x = _sum(self.minv * p0, 1)  # discounted visits of each joint action, (4, B)
