@@ -120,7 +120,7 @@ class TwoByTwoValue:
             from lola_zoo.envs.exact import exact_value
 
             return exact_value(self.game, params, float(self.gamma))  # type: ignore[arg-type]
-        return _Point(self, params).values
+        return _Point(self, params, derivatives=False).values
 
     def derivatives(self, params: Sequence[torch.Tensor], create_graph: bool) -> "ClosedFormDerivatives | None":
         """Closed-form :class:`Derivatives` at ``params``, or ``None`` when the layout does not apply."""
@@ -157,7 +157,8 @@ class _Point:
     to its own state order at the :meth:`grad` / :meth:`mixed` boundary.
     """
 
-    def __init__(self, fn: TwoByTwoValue, params: Sequence[torch.Tensor]) -> None:
+    def __init__(self, fn: TwoByTwoValue, params: Sequence[torch.Tensor], derivatives: bool = True) -> None:
+        """Values at ``params``, and with ``derivatives`` what the first derivatives and mixed products need."""
         th0, th1 = params
         r, eye, self.perm, self.inverse_perm, self.flip = fn._constants(th0)
         self.gamma = g = fn._gamma(th0)
@@ -177,6 +178,8 @@ class _Point:
         x = _sum(self.minv * p0, 1)  # discounted visits of each joint action, (4, B)
         uk = _sum(r.view(2, 4, 1, 1) * self.minv, 1)  # (2 [k], 4, B): u_k = M^-T r_k
         self.values = _sum(uk * p0, 1).T.contiguous()  # V_k = u_k . p0 = r_k . x, as a row-major (B, 2)
+        if not derivatives:  # a plain value call (final values, autograd users such as COLA and M-FOS)
+            return
         self.w = torch.cat([torch.ones_like(x[:1]), g * x])  # (5, B): discounted visits of each state
         # u[rel][i]: the joint-action values of V_k seen from player i's seat, k = i (rel 0, its own
         # value) or the other's (rel 1), so LOLA's and LookAhead's per-player selections are slices.
