@@ -87,7 +87,7 @@ BATCHED_KINDS: dict[str, tuple[str, str]] = {
 #: KeyError naming the bad value), so that a parameter every cell gets wrong is one error before any cell runs
 #: instead of every cell failing in the pool.
 CHECKS: dict[str, str] = {
-    "exact": "lola_zoo.experiments.sweep:check_exact_cell",
+    "exact": "lola_zoo.experiments.grid:exact_cell_config",  # ExactConfig names every bad value
     "train": "lola_zoo.experiments.sweep:check_train_cell",
     "exact-value": "lola_zoo.experiments.sweep:exact_value_params",
     "tournament-league": "lola_zoo.experiments.sweep:check_league_cell",
@@ -338,13 +338,18 @@ def run_cell(target: str | CellFunction, kind: str, cell_id_: str, config: dict)
     """Run one cell in whatever process the backend chose; returns its result row."""
     fn = resolve_kind(target)
     start = time.perf_counter()
-    metrics = _jsonable_metrics(fn(dict(config)), kind)
+    metrics = fn(dict(config))
+    return _row(cell_id_, kind, config, metrics, time.perf_counter() - start)
+
+
+def _row(cell_id_: str, kind: str, config: Mapping[str, Any], metrics: Any, seconds: float) -> dict[str, Any]:
+    """A cell's result row, as ``results.jsonl`` holds it."""
     return {
         "cell_id": cell_id_,
         "kind": kind,
         "config": dict(config),
-        "metrics": metrics,
-        "elapsed_s": round(time.perf_counter() - start, 6),
+        "metrics": _jsonable_metrics(metrics, kind),
+        "elapsed_s": round(seconds, 6),
     }
 
 
@@ -358,12 +363,9 @@ def run_unit(target: str | CellFunction, kind: str, cells: Sequence[tuple[str, d
     runner = cast(Callable[..., Any], resolve_kind(BATCHED_KINDS[kind][1]))  # list of configs -> list of results
     start = time.perf_counter()
     results = runner([dict(config) for _, config in cells])
-    each = round((time.perf_counter() - start) / len(cells), 6)  # the group's wall time, shared out
-    return [
-        res if isinstance(res, BaseException) else
-        {"cell_id": cid, "kind": kind, "config": dict(config), "metrics": _jsonable_metrics(res, kind), "elapsed_s": each}
-        for (cid, config), res in zip(cells, results)
-    ]
+    each = (time.perf_counter() - start) / len(cells)  # the group's wall time, shared out
+    return [res if isinstance(res, BaseException) else _row(cid, kind, config, res, each)
+            for (cid, config), res in zip(cells, results)]
 
 
 def group_cells(kind: str, cells: Sequence[Cell], batch: bool = True, parts: int = 1) -> list[tuple[Cell, ...]]:
@@ -746,19 +748,6 @@ def check_cells(spec: SweepSpec) -> None:
             where = {k: cell.config[k] for k in spec.grid}
             at = f" (cell {json.dumps(where, default=str)})" if where else ""
             raise ValueError(f"{spec.kind}{at}: {message}") from exc
-
-
-def check_exact_cell(config: Mapping[str, Any]) -> Any:
-    """The ExactConfig an ``exact`` cell would run (built, not run), its rates and stds also checked to be finite."""
-    from lola_zoo.experiments.grid import exact_cell_config
-
-    exact = exact_cell_config(dict(config))
-    for name in ("lr", "eta", "init_std", "pola_prox", "sos_a", "sos_b"):
-        value = getattr(exact, name)
-        for v in value if isinstance(value, tuple) else (value,):
-            if not math.isfinite(float(v)):  # ExactConfig lets inf through; the run would end in NaNs
-                raise ValueError(f"exact: {name} must be finite, got {config.get(name, value)!r}")
-    return exact
 
 
 def check_train_cell(config: Mapping[str, Any]) -> Any:
