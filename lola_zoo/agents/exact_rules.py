@@ -384,12 +384,10 @@ def make_learner(name: str, **hyper_parameters: Any) -> Learner:
         unknown = sorted(set(hyper_parameters) - set(HYPER_PARAMETERS))
         if unknown:
             raise TypeError(f"unknown hyper-parameter(s) {unknown} for learner {name!r}; known: {', '.join(HYPER_PARAMETERS)}")
-    for hp in ("eta", "lr", "a", "b", "order", "inner_steps", "outer_steps", "prox_inner", "prox_outer"):
-        if hp not in hyper_parameters:
-            continue
+    for hp in [h for h in HYPER_PARAMETERS if h in hyper_parameters]:  # in a fixed order: the first bad one is named
         value = hyper_parameters[hp]
-        # A tensor (one per batch row, shape (B, 1)) runs a grid of rates as one batch.
-        if isinstance(value, bool) or not isinstance(value, (int, float, torch.Tensor)) and not hasattr(value, "__float__"):
+        # A number (NumPy's too), or a tensor (one per batch row, shape (B, 1)) running a grid of rates as one batch.
+        if isinstance(value, bool) or not (isinstance(value, torch.Tensor) or hasattr(value, "__float__")):
             raise TypeError(f"hyper-parameter {hp} of {name!r} must be a number or a tensor of them, got {value!r}")
         if isinstance(value, torch.Tensor) and not value.is_floating_point() and value.dtype != torch.long:
             raise TypeError(f"hyper-parameter {hp} of {name!r} must be a real tensor, got dtype {value.dtype}")
