@@ -353,12 +353,15 @@ def run_exact(
     seconds = time.perf_counter() - start
     stacked = (1.0 - gamma) * torch.stack(rewards)
     if not torch.isfinite(stacked).all():
-        raise RuntimeError(
-            f"{config.label()} on {config.game}: values became non-finite; lower lr or eta, or use float64"
-        )
+        raise non_finite_error(config)
     logits = params if form is None else [form.logits_of(p) for p in params]
     probs = torch.stack([policy_probs_first_action(p) for p in logits], dim=1)
     return ExactResult(config, stacked, params, probs, game.state_labels(0), seconds)
+
+
+def non_finite_error(config: ExactConfig) -> RuntimeError:
+    """The error of a run whose values became non-finite (too large a step for its precision)."""
+    return RuntimeError(f"{config.label()} on {config.game}: values became non-finite; lower lr or eta, or use float64")
 
 
 def classify_ipd(probs: torch.Tensor, threshold: float = COOPERATE_THRESHOLD) -> dict[str, torch.Tensor]:

@@ -24,7 +24,14 @@ import torch
 import lola_zoo
 from lola_zoo.agents.exact_rules import exact_update, make_learner
 from lola_zoo.devices import torch_threads
-from lola_zoo.experiments.exact import ExactConfig, classify_ipd, initial_params, make_value_fn, policy_probs_first_action
+from lola_zoo.experiments.exact import (
+    ExactConfig,
+    classify_ipd,
+    initial_params,
+    make_value_fn,
+    non_finite_error,
+    policy_probs_first_action,
+)
 
 __all__ = ["GRID_RULES", "GridResult", "parse_axis", "run_exact_grid", "save_grid", "plot_grid"]
 
@@ -331,7 +338,7 @@ def run_exact_cells(configs: Sequence[dict]) -> list[dict[str, Any] | BaseExcept
         start += cfg.seeds
         rewards = final[mine].clone(memory_format=torch.contiguous_format).unsqueeze(0)
         if not torch.isfinite(rewards).all():
-            out.append(RuntimeError(f"{cfg.label()} on {cfg.game}: values became non-finite; lower lr or eta, or use float64"))
+            out.append(non_finite_error(cfg))
             continue
         logits = [p[mine].clone() for p in params]  # own copies: the same kernels as a run of this cell alone
         probs = torch.stack([policy_probs_first_action(p) for p in logits], dim=1)
